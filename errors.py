@@ -1,0 +1,78 @@
+"""The exception tree of the project. Errors become one-line messages only at the edges.
+
+    LessonsError
+    ├── IngestError               a file could not be ingested; `.reason` is a stable code
+    │   ├── NotAPdf               the bytes are not a PDF
+    │   ├── EmptyFile             zero bytes, or a PDF with no pages
+    │   ├── EncryptedPdf          needs a password, or the password given is wrong
+    │   ├── DamagedPdf            the PDF structure cannot be read
+    │   ├── NoTextLayer           pages are images only (a scan): nothing to read without OCR
+    │   ├── FileTooLarge          above the configured size limit
+    │   └── ExtractionTimeout     extraction ran past the per-file time limit (or crashed the reader)
+    ├── DataDirError              the data folder is unusable (unwritable, newer format, locked)
+    ├── ModelUnavailable          an installed model package is missing
+    └── TaggerError               the tagger cannot be trained or used (e.g. no reviewed labels)
+"""
+
+from __future__ import annotations
+
+
+class LessonsError(Exception):
+    """Base class of every error this project raises on purpose."""
+
+
+class IngestError(LessonsError):
+    """A file could not be ingested. `reason` is a stable machine-readable code."""
+
+    reason = "failed"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotAPdf(IngestError):
+    reason = "not_a_pdf"
+
+
+class EmptyFile(IngestError):
+    reason = "empty"
+
+
+class EncryptedPdf(IngestError):
+    reason = "encrypted"
+
+
+class DamagedPdf(IngestError):
+    reason = "damaged"
+
+
+class NoTextLayer(IngestError):
+    reason = "no_text_layer"
+
+
+class FileTooLarge(IngestError):
+    reason = "too_large"
+
+
+class ExtractionTimeout(IngestError):
+    reason = "timeout"
+
+
+INGEST_ERRORS: dict[str, type[IngestError]] = {
+    cls.reason: cls
+    for cls in (NotAPdf, EmptyFile, EncryptedPdf, DamagedPdf, NoTextLayer, FileTooLarge,
+                ExtractionTimeout)
+}
+
+
+class DataDirError(LessonsError):
+    """The data folder cannot be used as it is."""
+
+
+class ModelUnavailable(LessonsError):
+    """A model package the project depends on is not installed."""
+
+
+class TaggerError(LessonsError):
+    """The tagger cannot be trained or applied."""

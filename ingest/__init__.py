@@ -1,0 +1,19 @@
+"""Read PDFs: the only package that opens PDF files. It returns plain frozen records."""
+
+from ingest.discover import discover_pdfs
+from ingest.extract import EXTRACTORS, extract_pdf
+from ingest.reader import sha256_file
+from ingest.records import ExtractedDocument, Line, Paragraph, Segment
+from ingest.worker import ExtractionWorker
+
+__all__ = [
+    "EXTRACTORS",
+    "ExtractedDocument",
+    "ExtractionWorker",
+    "Line",
+    "Paragraph",
+    "Segment",
+    "discover_pdfs",
+    "extract_pdf",
+    "sha256_file",
+]

@@ -1,0 +1,206 @@
+"""Turn page lines into clean paragraphs.
+
+Running headers and footers are recognised by position (the top or bottom margin of a page) plus
+either a boilerplate pattern (page numbers, UN job numbers, barcodes, document symbols) or
+repetition across pages. Paragraphs are rebuilt from vertical gaps, indents, short last lines and
+the paragraph numbers UN reports print; words hyphenated across lines are rejoined.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+
+from ingest.records import Line, PageLayout, Paragraph
+
+MARGIN_SHARE = 0.12  # top and bottom share of the page where running lines live
+SOFT_HYPHEN = "\x02"  # pdfium marks a hyphen it believes is a line-break hyphen with this
+
+_BOILERPLATE = [
+    r"\d{1,4}",  # bare page number
+    r"[-–—]\s*\d{1,4}\s*[-–—]",  # - 3 -
+    r"(page|p\.)\s*\d{1,4}(\s*(of|/)\s*\d{1,4})?",
+    r"\d{1,4}\s*(of|/)\s*\d{1,4}",
+    r"\d{2}-\d{4,6}\s*\([A-Z]\)(\s+[\d ]+)?(\s*\*\d+\*)?",  # UN job number: 14-24888 (E) 280314
+    r"\*\s?\d[\d ]{5,}\s?\*",  # barcode text: *1424888*
+    r"(A|S|E)(/[A-Z]{1,4}(\.\d+)?)?(/\d{1,5})+(/(Add|Rev|Corr|Amend)\.\s?\d+)*"
+    r"(\s*\(Sect\.\s*\d+\))?",  # a document symbol alone on a line
+    r"/\s?\.\.\.",  # continuation mark "/..."
+    r"(english|french|spanish)",
+    r"please recycle.*",
+    r"distr\.?:?\s*(general|limited|restricted).*",
+    r"original:\s*\w+.*",
+    r"(united nations|nations unies)",
+    r"(security council|general assembly|economic and social council)",
+    r"(united|nations|distr\.?)",
+    r"[a-z]+(-[a-z]+)? session",
+    r"agenda items?\s+[\d(), a-z]+",
+    r"items? [\d(), a-z]+ of the (provisional )?agenda",
+]
+BOILERPLATE_RE = re.compile(r"^\s*(?:" + "|".join(_BOILERPLATE) + r")\s*$", re.IGNORECASE)
+NUMBERED_RE = re.compile(r"^(\d{1,3})\.\s+(?=\S)")
+TERMINAL_RE = re.compile(r"[.!?:;][\"'”’)\]]*$")
+BULLET_RE = re.compile(r"^([•●▪■◦\-–*]|\(?[a-z]\)|\(?[ivx]{1,4}\))\s")
+
+
+def _shape(text: str) -> str:
+    """Normalise a line so that 'Page 3' and 'Page 4' or two job numbers compare equal."""
+    return re.sub(r"\d+", "#", " ".join(normalise_symbols(text).lower().split()))
+
+
+def in_margin(line: Line, page: PageLayout) -> bool:
+    return line.bottom <= page.height * MARGIN_SHARE or line.top >= page.height * (1 - MARGIN_SHARE)
+
+
+MASTHEAD_SHARE = 0.3  # the first page's masthead (symbol, Distr., date, language) sits above this
+_MASTHEAD_TOKEN_RE = re.compile(
+    r"(?:" + "|".join(_BOILERPLATE[4:] + [r"\d{1,2}\s+[A-Z][a-z]+\s+\d{4}", r"general"]) + r")",
+    re.IGNORECASE,
+)
+LETTERS_RE = re.compile(r"[^\W\d_]{3,}")
+
+
+def normalise_symbols(text: str) -> str:
+    """'S /2000/1137' -> 'S/2000/1137': runs split at the slash leave a stray space."""
+    return re.sub(r"\b([ASE])\s+/\s*(?=\d)", r"\1/", text)
+
+
+def is_furniture(line: Line, page: PageLayout) -> bool:
+    """Page furniture: page numbers, job numbers, barcodes, symbols, masthead words."""
+    text = normalise_symbols(line.text)
+    if in_margin(line, page):
+        if BOILERPLATE_RE.match(text) or not LETTERS_RE.search(text):
+            return True
+    if page.number == 1 and line.top <= page.height * MASTHEAD_SHARE:
+        rest = _MASTHEAD_TOKEN_RE.sub(" ", text)
+        if not LETTERS_RE.search(rest):
+            return True
+    return False
+
+
+def remove_running_lines(pages: Sequence[PageLayout]) -> list[list[Line]]:
+    """Drop headers, footers and page furniture; keep everything else in order."""
+    margin_shapes: Counter[str] = Counter()
+    for page in pages:
+        margin_shapes.update({_shape(ln.text) for ln in page.lines if in_margin(ln, page)})
+    n = len(pages)
+    repeat_min = 2 if n <= 4 else max(3, int(0.3 * n))
+    kept: list[list[Line]] = []
+    for page in pages:
+        out = []
+        for ln in page.lines:
+            if is_furniture(ln, page) or (
+                in_margin(ln, page) and n > 1 and len(ln.text) < 120
+                and margin_shapes[_shape(ln.text)] >= repeat_min
+            ):
+                continue
+            out.append(ln)
+        kept.append(out)
+    return kept
+
+
+def join_lines(prev: str, nxt: str) -> str:
+    """Append a line to text, rejoining a word hyphenated across the line break."""
+    if not prev:
+        return nxt
+    if prev.endswith(SOFT_HYPHEN):
+        prev = prev[:-1] + "-"
+    if prev.endswith("-") and len(prev) > 1 and prev[-2].isalpha() and nxt[:1].islower():
+        # 'peace-' + 'keeping' -> 'peacekeeping'; keep the hyphen before a capital ('Franco-German').
+        return prev[:-1] + nxt
+    return prev + " " + nxt
+
+
+class _ParagraphBuilder:
+    def __init__(self) -> None:
+        self.paragraphs: list[Paragraph] = []
+        self.text = ""
+        self.page = 0
+        self.page_end = 0
+        self.number: int | None = None
+        self.lines = 0
+        self.last_number = 0
+
+    def flush(self) -> None:
+        text = " ".join(self.text.replace(SOFT_HYPHEN, "-").split())
+        if text:
+            kind = "body"
+            if (
+                self.lines == 1 and self.number is None and len(text.split()) <= 14
+                and not TERMINAL_RE.search(text)
+            ):
+                kind = "heading"
+            self.paragraphs.append(Paragraph(text, self.page, self.page_end, self.number, kind))
+        self.text, self.number, self.lines = "", None, 0
+
+    def add(self, line: Line, new_paragraph: bool) -> None:
+        text = line.text
+        if new_paragraph:
+            self.flush()
+        if not self.text:
+            self.page = line.page
+            m = NUMBERED_RE.match(text)
+            if m:
+                self.number = int(m.group(1))
+                self.last_number = self.number
+                text = text[m.end():]
+        self.text = join_lines(self.text, text)
+        self.page_end = line.page
+        self.lines += 1
+
+    def plausible_number(self, text: str) -> bool:
+        m = NUMBERED_RE.match(text)
+        if not m:
+            return False
+        n = int(m.group(1))
+        return self.last_number < n <= self.last_number + 5 or (n <= 3 and self.last_number == 0)
+
+
+def build_paragraphs(pages_lines: Sequence[Sequence[Line]]) -> list[Paragraph]:
+    """Rebuild paragraphs from lines in reading order (across columns and pages)."""
+    builder = _ParagraphBuilder()
+    prev: Line | None = None
+    for lines in pages_lines:
+        pitches = [
+            b.top - a.top for a, b in zip(lines, lines[1:])
+            if a.column == b.column and 0 < b.top - a.top < 3 * max(a.height, 1.0)
+        ]
+        pitch = statistics.median(pitches) if pitches else None
+        for ln in lines:
+            builder.add(ln, prev is None or _starts_paragraph(prev, ln, pitch, builder))
+            prev = ln
+    builder.flush()
+    return builder.paragraphs
+
+
+def _starts_paragraph(
+    prev: Line, ln: Line, pitch: float | None, builder: _ParagraphBuilder
+) -> bool:
+    prev_ends = bool(TERMINAL_RE.search(prev.text))
+    if builder.plausible_number(ln.text) and (prev_ends or not prev.text[-1:].isalpha()):
+        return True
+    if BULLET_RE.match(ln.text) and prev_ends:
+        return True
+    same_flow = prev.page == ln.page and prev.column == ln.column
+    if not same_flow:
+        # A paragraph carries over a column or page break unless the last line closed a sentence.
+        return prev_ends or ln.text[:1].isupper() and prev.text[-1:] not in {",", "-", SOFT_HYPHEN}
+    gap = ln.top - prev.top
+    if gap < 0:
+        return True
+    if pitch and gap > 1.45 * pitch:
+        return True
+    if abs(ln.height - prev.height) > 0.35 * max(prev.height, 1.0) and gap > 0:
+        return True  # font size change: heading to body or the reverse
+    col_width = max(ln.col_x1 - ln.col_x0, 1.0)
+    if prev_ends and ln.x0 - ln.col_x0 > 0.02 * col_width and ln.x0 - prev.x0 > 4:
+        return True  # first-line indent
+    if prev_ends and prev.x1 < ln.col_x1 - 0.15 * col_width:
+        return True  # the previous line stopped short: it closed its paragraph
+    if not TERMINAL_RE.search(prev.text) and prev.x1 < ln.col_x1 - 0.4 * col_width and (
+        len(prev.text.split()) <= 12 and prev.x0 <= ln.x0 + 2
+    ):
+        return True  # a short unpunctuated line followed by text: a heading
+    return False

@@ -1,0 +1,104 @@
+"""`extract_pdf`: one PDF file in, one `ExtractedDocument` (or a classified `IngestError`) out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from errors import DamagedPdf, EmptyFile, FileTooLarge, IngestError, NoTextLayer
+from ingest.cleanup import build_paragraphs, remove_running_lines
+from ingest.layout import read_page
+from ingest.metadata import find_date, find_symbol, find_title
+from ingest.reader import (
+    RawPage,
+    check_header,
+    open_pdfium,
+    open_pdfplumber,
+    pdf_metadata,
+    pdfium_pages,
+    pdfplumber_pages,
+    sha256_file,
+)
+from ingest.records import ExtractedDocument, PageLayout
+
+EXTRACTORS = ("pdfium", "pdfplumber")
+# Fewer words than this per page on average, with images present, means a scan.
+MIN_WORDS_PER_PAGE = 8
+
+
+def extract_pdf(
+    path: Path | str,
+    password: str | None = None,
+    *,
+    extractor: str = "pdfium",
+    max_file_mb: float = 200.0,
+    max_pages: int = 2000,
+    sha256: str | None = None,
+) -> ExtractedDocument:
+    """Read a PDF into paragraphs with page numbers; raise an `IngestError` saying why not."""
+    path = Path(path)
+    if extractor not in EXTRACTORS:
+        raise ValueError(f"unknown extractor {extractor!r}; choose one of {', '.join(EXTRACTORS)}")
+    size = path.stat().st_size
+    if size > max_file_mb * 1024 * 1024:
+        raise FileTooLarge(f"too large: {size / 2**20:.0f} MiB is above the {max_file_mb:g} MiB limit")
+    check_header(path)
+    digest = sha256 or sha256_file(path)
+    opener, pages_of = (
+        (open_pdfium, pdfium_pages) if extractor == "pdfium" else (open_pdfplumber, pdfplumber_pages)
+    )
+    warnings: list[str] = []
+    with opener(path, password) as doc:
+        meta = pdf_metadata(doc) if extractor == "pdfium" else {
+            k: str(v) for k, v in (doc.metadata or {}).items() if isinstance(v, (str, bytes))
+        }
+        raw_pages: list[RawPage] = []
+        page_count = len(doc) if extractor == "pdfium" else len(doc.pages)
+        for item in pages_of(doc, max_pages):
+            if isinstance(item, Exception):
+                warnings.append(f"a page could not be read: {item}")
+                continue
+            raw_pages.append(item)
+    if page_count == 0:
+        raise EmptyFile("empty: the PDF has no pages")
+    if not raw_pages:
+        raise DamagedPdf(f"damaged: none of the {page_count} pages could be read")
+    if page_count > max_pages:
+        warnings.append(f"only the first {max_pages} of {page_count} pages were read")
+
+    layouts = []
+    for rp in raw_pages:
+        lines, columns = read_page(rp.segments, rp.number)
+        layouts.append(PageLayout(rp.number, rp.width, rp.height, tuple(lines), columns,
+                                  rp.has_images))
+    words = sum(len(ln.text.split()) for pl in layouts for ln in pl.lines)
+    if words < MIN_WORDS_PER_PAGE * len(layouts):
+        if any(pl.has_images for pl in layouts):
+            raise NoTextLayer(
+                "no text layer: the pages are scanned images (OCR is needed to read them)"
+            )
+        if words == 0:
+            raise EmptyFile("empty: the pages contain no text")
+
+    kept = remove_running_lines(layouts)
+    paragraphs = build_paragraphs(kept)
+    if not paragraphs:
+        raise EmptyFile("empty: no readable text after removing page furniture")
+    first_lines = list(layouts[0].lines)
+    return ExtractedDocument(
+        path=path,
+        sha256=digest,
+        size_bytes=size,
+        page_count=page_count,
+        title=find_title(kept[0] if kept[0] else first_lines, meta, path.name),
+        symbol=find_symbol(first_lines, path.name),
+        date=find_date(first_lines, meta),
+        paragraphs=tuple(paragraphs),
+        page_texts=tuple("\n".join(ln.text for ln in lines) for lines in kept),
+        two_column_pages=sum(1 for pl in layouts if pl.columns > 1),
+        extractor=extractor,
+        warnings=tuple(warnings),
+    )
+
+
+def is_ingest_error(exc: BaseException) -> bool:
+    return isinstance(exc, IngestError)
