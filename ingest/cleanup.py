@@ -122,6 +122,7 @@ class _ParagraphBuilder:
         self.number: int | None = None
         self.lines = 0
         self.last_number = 0
+        self.breaks: list[tuple[int, int]] = []
 
     def flush(self) -> None:
         text = " ".join(self.text.replace(SOFT_HYPHEN, "-").split())
@@ -132,8 +133,10 @@ class _ParagraphBuilder:
                 and not TERMINAL_RE.search(text)
             ):
                 kind = "heading"
-            self.paragraphs.append(Paragraph(text, self.page, self.page_end, self.number, kind))
-        self.text, self.number, self.lines = "", None, 0
+            self.paragraphs.append(
+                Paragraph(text, self.page, self.page_end, self.number, kind, tuple(self.breaks))
+            )
+        self.text, self.number, self.lines, self.breaks = "", None, 0, []
 
     def add(self, line: Line, new_paragraph: bool) -> None:
         text = line.text
@@ -146,6 +149,8 @@ class _ParagraphBuilder:
                 self.number = int(m.group(1))
                 self.last_number = self.number
                 text = text[m.end():]
+        elif line.page != self.page_end:
+            self.breaks.append((len(self.text) + 1, line.page))
         self.text = join_lines(self.text, text)
         self.page_end = line.page
         self.lines += 1

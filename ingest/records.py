@@ -65,6 +65,15 @@ class Paragraph:
     page_end: int
     number: int | None = None
     kind: str = "body"  # "body" or "heading"
+    # (character offset, page) where the paragraph moves on to a later page
+    page_breaks: tuple[tuple[int, int], ...] = ()
+
+    def page_at(self, offset: int) -> int:
+        page = self.page
+        for start, number in self.page_breaks:
+            if offset >= start:
+                page = number
+        return page
 
 
 @dataclass(frozen=True)

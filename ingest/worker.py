@@ -1,13 +1,18 @@
 """Run extraction in a child process, so a hung or crashing PDF costs one file, not the batch.
 
-The child is started once and reused; when a file runs past its time limit (or kills the reader
-outright, as some malformed files do in native code), the child is killed and a new one started.
+The child (`python -m ingest.worker`) is started once and reused; when a file runs past its time
+limit (or kills the reader outright, as some malformed files do in native code), the child is
+killed and a new one started. A plain subprocess rather than multiprocessing, because spawn
+re-imports the parent's `__main__`, which is wrong under Streamlit and in embedded interpreters.
 """
 
 from __future__ import annotations
 
-import multiprocessing as mp
+import os
 import resource
+import subprocess
+import sys
+import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -18,7 +23,7 @@ from ingest.records import ExtractedDocument
 MEMORY_LIMIT_BYTES = 6 * 1024**3
 
 
-def _serve(conn: Connection) -> None:
+def _serve(inbox: Connection, outbox: Connection) -> None:
     try:
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
     except (ValueError, OSError):  # some sandboxes refuse to lower limits; run without it
@@ -27,7 +32,7 @@ def _serve(conn: Connection) -> None:
 
     while True:
         try:
-            job = conn.recv()
+            job = inbox.recv()
         except EOFError:
             return
         if job is None:
@@ -41,7 +46,7 @@ def _serve(conn: Connection) -> None:
             result = DamagedPdf("too complex: reading it exceeded the memory limit")
         except Exception as exc:  # any other failure inside a PDF library is a damaged file
             result = DamagedPdf(f"damaged: {type(exc).__name__}: {exc}"[:300])
-        conn.send(result)
+        outbox.send(result)
 
 
 class ExtractionWorker:
@@ -50,9 +55,10 @@ class ExtractionWorker:
     def __init__(self, timeout_s: float = 120.0, **options: Any) -> None:
         self.timeout_s = timeout_s
         self.options = options
-        self._ctx = mp.get_context("spawn")  # never fork a parent that may hold torch threads
-        self._proc: Any = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._send: Connection | None = None
         self._conn: Connection | None = None
+        self._deadline = 0.0
 
     def __enter__(self) -> ExtractionWorker:
         return self
@@ -61,27 +67,50 @@ class ExtractionWorker:
         self.close()
 
     def _start(self) -> None:
-        parent, child = self._ctx.Pipe()
-        self._proc = self._ctx.Process(target=_serve, args=(child,), daemon=True)
-        self._proc.start()
-        child.close()
-        self._conn = parent
+        root = str(Path(__file__).resolve().parent.parent)
+        env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "ingest.worker"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, cwd=root, env=env,
+        )
+        assert self._proc.stdin is not None and self._proc.stdout is not None
+        self._send = Connection(os.dup(self._proc.stdin.fileno()), readable=False)
+        self._conn = Connection(os.dup(self._proc.stdout.fileno()), writable=False)
+        self._proc.stdin.close()
+        self._proc.stdout.close()
+
+    def _alive(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
 
     def _kill(self) -> None:
         if self._proc is not None:
             self._proc.kill()
-            self._proc.join(5)
-        if self._conn is not None:
-            self._conn.close()
-        self._proc, self._conn = None, None
+            self._proc.wait(5)
+        for conn in (self._send, self._conn):
+            if conn is not None:
+                conn.close()
+        self._proc, self._send, self._conn = None, None, None
 
-    def extract(self, path: Path, password: str | None = None) -> ExtractedDocument:
-        if self._proc is None or not self._proc.is_alive():
+    def submit(self, path: Path, password: str | None = None) -> None:
+        """Start reading a file in the child; `collect` returns the result. Submitting the next
+        file before processing the current one keeps both cores busy."""
+        if not self._alive():
+            self._kill()
             self._start()
-        assert self._conn is not None
-        self._conn.send((str(path), password, self.options))
+        assert self._send is not None
         try:
-            ready = self._conn.poll(self.timeout_s)
+            self._send.send((str(path), password, self.options))
+        except OSError:  # the child died between files: start again once
+            self._kill()
+            self._start()
+            assert self._send is not None
+            self._send.send((str(path), password, self.options))
+        self._deadline = time.monotonic() + self.timeout_s
+
+    def collect(self) -> ExtractedDocument:
+        assert self._conn is not None
+        try:
+            ready = self._conn.poll(max(0.0, self._deadline - time.monotonic()))
             result = self._conn.recv() if ready else None
         except (EOFError, OSError):
             self._kill()
@@ -97,11 +126,27 @@ class ExtractionWorker:
             raise DamagedPdf(f"damaged: {result}")
         return result  # type: ignore[no-any-return]
 
+    def extract(self, path: Path, password: str | None = None) -> ExtractedDocument:
+        self.submit(path, password)
+        return self.collect()
+
     def close(self) -> None:
-        if self._conn is not None and self._proc is not None and self._proc.is_alive():
+        if self._send is not None and self._alive():
             try:
-                self._conn.send(None)
-                self._proc.join(2)
-            except OSError:
+                self._send.send(None)
+                assert self._proc is not None
+                self._proc.wait(2)
+            except (OSError, subprocess.TimeoutExpired):
                 pass
         self._kill()
+
+
+def main() -> None:
+    # Our stdout is the result channel: keep stray prints from libraries off it.
+    out_fd = os.dup(1)
+    os.dup2(2, 1)
+    _serve(Connection(os.dup(0), writable=False), Connection(out_fd, readable=False))
+
+
+if __name__ == "__main__":
+    main()

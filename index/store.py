@@ -1,0 +1,360 @@
+"""The SQLite store: documents, passages (with their embeddings), entities, tags, ingest outcomes.
+
+One file in WAL mode. SQLite is the source of truth: the FAISS index is derived from the
+embeddings kept here and can always be rebuilt. Every document is written in one transaction,
+so a crash leaves either the whole document or none of it. Passage ids come from AUTOINCREMENT
+and are never reused, which keeps FAISS ids stable across removals.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+SCHEMA_VERSION = 1
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source_path TEXT NOT NULL UNIQUE,
+    file_name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    symbol TEXT,
+    doc_date TEXT,
+    page_count INTEGER NOT NULL,
+    missions TEXT NOT NULL DEFAULT '[]',
+    extractor TEXT NOT NULL,
+    two_column_pages INTEGER NOT NULL DEFAULT 0,
+    ingested_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE INDEX IF NOT EXISTS documents_sha ON documents(sha256);
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    page_start INTEGER NOT NULL,
+    page_end INTEGER NOT NULL,
+    para_start INTEGER,
+    para_end INTEGER,
+    heading TEXT,
+    text TEXT NOT NULL,
+    word_count INTEGER NOT NULL,
+    embedding BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passages_doc ON passages(doc_id, seq);
+CREATE TABLE IF NOT EXISTS entities (
+    passage_id INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    key TEXT NOT NULL,
+    text TEXT NOT NULL,
+    count INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (passage_id, label, key)
+);
+CREATE INDEX IF NOT EXISTS entities_key ON entities(label, key);
+CREATE TABLE IF NOT EXISTS passage_tags (
+    passage_id INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+    axis TEXT NOT NULL,
+    label TEXT NOT NULL,
+    score REAL NOT NULL,
+    PRIMARY KEY (passage_id, axis, label)
+);
+CREATE TABLE IF NOT EXISTS ingest_log (
+    source_path TEXT PRIMARY KEY,
+    sha256 TEXT,
+    status TEXT NOT NULL,
+    reason_code TEXT,
+    reason TEXT,
+    doc_id INTEGER,
+    at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
+    heading, text, content='passages', content_rowid='id', tokenize='porter unicode61'
+);
+CREATE TRIGGER IF NOT EXISTS passages_ai AFTER INSERT ON passages BEGIN
+    INSERT INTO passages_fts(rowid, heading, text) VALUES (new.id, new.heading, new.text);
+END;
+CREATE TRIGGER IF NOT EXISTS passages_ad AFTER DELETE ON passages BEGIN
+    INSERT INTO passages_fts(passages_fts, rowid, heading, text)
+    VALUES ('delete', old.id, old.heading, old.text);
+END;
+"""
+
+
+@dataclass(frozen=True)
+class DocumentRow:
+    id: int
+    source_path: str
+    file_name: str
+    sha256: str
+    title: str
+    symbol: str | None
+    doc_date: str | None
+    page_count: int
+    missions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PassageRecord:
+    """A passage ready to be stored."""
+
+    seq: int
+    page_start: int
+    page_end: int
+    para_start: int | None
+    para_end: int | None
+    heading: str | None
+    text: str
+    embedding: np.ndarray
+    entities: tuple[tuple[str, str, str, int], ...] = ()  # (label, key, text, count)
+    tags: tuple[tuple[str, str, float], ...] = ()  # (axis, label, score)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=30000")
+    return conn
+
+
+class Store:
+    """Typed access to the SQLite file. Write methods run in one transaction each."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.conn = connect(path)
+        self.conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+        if self.get_meta("schema_version") is None:
+            with self.transaction():
+                self.set_meta("schema_version", str(SCHEMA_VERSION))
+                self.set_meta("generation", "0")
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        else:
+            self.conn.execute("COMMIT")
+
+    # -- meta -----------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.conn.execute(
+            "INSERT INTO meta(key, value) VALUES (?, ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (key, value),
+        )
+
+    @property
+    def generation(self) -> int:
+        """Bumped in every transaction that changes passages; the FAISS file records the
+        generation it was built from, so a stale file is detected and rebuilt."""
+        return int(self.get_meta("generation") or 0)
+
+    def _bump(self) -> None:
+        self.conn.execute(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
+        )
+
+    # -- documents ------------------------------------------------------------------------
+    def document_by_path(self, source_path: str) -> DocumentRow | None:
+        row = self.conn.execute(
+            "SELECT * FROM documents WHERE source_path = ?", (source_path,)
+        ).fetchone()
+        return None if row is None else _doc(row)
+
+    def document_by_sha(self, sha256: str) -> DocumentRow | None:
+        row = self.conn.execute("SELECT * FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
+        return None if row is None else _doc(row)
+
+    def documents(self) -> list[DocumentRow]:
+        return [_doc(r) for r in self.conn.execute("SELECT * FROM documents ORDER BY id")]
+
+    def passage_ids(self, doc_id: int) -> list[int]:
+        return [r[0] for r in self.conn.execute("SELECT id FROM passages WHERE doc_id = ?", (doc_id,))]
+
+    def replace_document(
+        self,
+        *,
+        source_path: str,
+        file_name: str,
+        sha256: str,
+        size_bytes: int,
+        title: str,
+        symbol: str | None,
+        doc_date: str | None,
+        page_count: int,
+        missions: Sequence[str],
+        extractor: str,
+        two_column_pages: int,
+        passages: Sequence[PassageRecord],
+    ) -> tuple[int, list[int], list[int]]:
+        """Insert a document (replacing any earlier version at the same path) with all its
+        passages in one transaction. Returns (doc id, new passage ids, removed passage ids)."""
+        with self.transaction() as c:
+            old = c.execute("SELECT id FROM documents WHERE source_path = ?", (source_path,)).fetchone()
+            removed: list[int] = []
+            if old is not None:
+                removed = [r[0] for r in c.execute("SELECT id FROM passages WHERE doc_id = ?", (old[0],))]
+                c.execute("DELETE FROM passages WHERE doc_id = ?", (old[0],))
+                c.execute("DELETE FROM documents WHERE id = ?", (old[0],))
+            cur = c.execute(
+                "INSERT INTO documents(source_path, file_name, sha256, size_bytes, title, symbol,"
+                " doc_date, page_count, missions, extractor, two_column_pages)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (source_path, file_name, sha256, size_bytes, title, symbol, doc_date, page_count,
+                 json.dumps(list(missions)), extractor, two_column_pages),
+            )
+            doc_id = int(cur.lastrowid or 0)
+            new_ids: list[int] = []
+            for p in passages:
+                vec = np.ascontiguousarray(p.embedding, dtype=np.float32)
+                cur = c.execute(
+                    "INSERT INTO passages(doc_id, seq, page_start, page_end, para_start, para_end,"
+                    " heading, text, word_count, embedding) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    (doc_id, p.seq, p.page_start, p.page_end, p.para_start, p.para_end, p.heading,
+                     p.text, len(p.text.split()), vec.tobytes()),
+                )
+                pid = int(cur.lastrowid or 0)
+                new_ids.append(pid)
+                c.executemany(
+                    "INSERT INTO entities(passage_id, label, key, text, count) VALUES (?,?,?,?,?)",
+                    [(pid, *e) for e in p.entities],
+                )
+                c.executemany(
+                    "INSERT INTO passage_tags(passage_id, axis, label, score) VALUES (?,?,?,?)",
+                    [(pid, *t) for t in p.tags],
+                )
+            self._log(c, source_path, sha256, "ok", None, None, doc_id)
+            self._bump()
+        return doc_id, new_ids, removed
+
+    def move_document(self, doc_id: int, new_path: str) -> None:
+        """A file moved or renamed with the same bytes keeps its passages and reviews."""
+        with self.transaction() as c:
+            old = c.execute("SELECT source_path FROM documents WHERE id = ?", (doc_id,)).fetchone()
+            c.execute("UPDATE documents SET source_path = ?, file_name = ? WHERE id = ?",
+                      (new_path, Path(new_path).name, doc_id))
+            if old is not None:
+                c.execute("DELETE FROM ingest_log WHERE source_path = ?", (old[0],))
+            row = c.execute("SELECT sha256 FROM documents WHERE id = ?", (doc_id,)).fetchone()
+            self._log(c, new_path, row[0] if row else None, "ok", None, None, doc_id)
+
+    def delete_document(self, doc_id: int) -> list[int]:
+        with self.transaction() as c:
+            removed = [r[0] for r in c.execute("SELECT id FROM passages WHERE doc_id = ?", (doc_id,))]
+            path = c.execute("SELECT source_path FROM documents WHERE id = ?", (doc_id,)).fetchone()
+            c.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
+            c.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
+            if path is not None:
+                c.execute("DELETE FROM ingest_log WHERE source_path = ?", (path[0],))
+            self._bump()
+        return removed
+
+    # -- ingest outcomes ------------------------------------------------------------------
+    @staticmethod
+    def _log(c: sqlite3.Connection, path: str, sha: str | None, status: str,
+             code: str | None, reason: str | None, doc_id: int | None) -> None:
+        c.execute(
+            "INSERT INTO ingest_log(source_path, sha256, status, reason_code, reason, doc_id)"
+            " VALUES (?,?,?,?,?,?) ON CONFLICT(source_path) DO UPDATE SET sha256=excluded.sha256,"
+            " status=excluded.status, reason_code=excluded.reason_code, reason=excluded.reason,"
+            " doc_id=excluded.doc_id, at=excluded.at",
+            (path, sha, status, code, reason, doc_id),
+        )
+
+    def log_failure(self, path: str, sha: str | None, code: str, reason: str) -> None:
+        with self.transaction() as c:
+            self._log(c, path, sha, "failed", code, reason, None)
+
+    def failures_by_reason(self) -> dict[str, int]:
+        rows = self.conn.execute(
+            "SELECT reason_code, COUNT(*) FROM ingest_log WHERE status = 'failed' GROUP BY 1"
+        )
+        return {r[0]: r[1] for r in rows}
+
+    # -- vectors --------------------------------------------------------------------------
+    def iter_embeddings(self, batch: int = 4096) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(ids, vectors) in batches, for rebuilding the FAISS index."""
+        last = 0
+        while True:
+            rows = self.conn.execute(
+                "SELECT id, embedding FROM passages WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            ids = np.array([r[0] for r in rows], dtype=np.int64)
+            vecs = np.vstack([np.frombuffer(r[1], dtype=np.float32) for r in rows])
+            yield ids, vecs
+            last = int(ids[-1])
+
+    def counts(self) -> dict[str, int]:
+        q = self.conn.execute
+        return {
+            "documents": q("SELECT COUNT(*) FROM documents").fetchone()[0],
+            "pages": q("SELECT COALESCE(SUM(page_count), 0) FROM documents").fetchone()[0],
+            "passages": q("SELECT COUNT(*) FROM passages").fetchone()[0],
+            "entities": q("SELECT COUNT(*) FROM entities").fetchone()[0],
+        }
+
+    def paths_known(self) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT source_path FROM ingest_log")]
+
+    def forget_failure(self, path: str) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM ingest_log WHERE source_path = ? AND status = 'failed'", (path,))
+
+    def passages_by_ids(self, ids: Iterable[int]) -> dict[int, sqlite3.Row]:
+        ids = list(ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            "SELECT p.id, p.doc_id, p.seq, p.page_start, p.page_end, p.para_start, p.para_end,"
+            " p.heading, p.text, d.file_name, d.title, d.symbol, d.doc_date"
+            f" FROM passages p JOIN documents d ON d.id = p.doc_id WHERE p.id IN ({marks})",
+            ids,
+        )
+        return {r["id"]: r for r in rows}
+
+    def tags_for(self, ids: Iterable[int]) -> dict[int, dict[str, list[str]]]:
+        ids = list(ids)
+        out: dict[int, dict[str, list[str]]] = {i: {"a4p": [], "pillars": []} for i in ids}
+        if not ids:
+            return out
+        marks = ",".join("?" * len(ids))
+        for r in self.conn.execute(
+            f"SELECT passage_id, axis, label FROM passage_tags WHERE passage_id IN ({marks})"
+            " ORDER BY score DESC", ids,
+        ):
+            out[r[0]].setdefault(r[1], []).append(r[2])
+        return out
+
+
+def _doc(row: sqlite3.Row) -> DocumentRow:
+    return DocumentRow(
+        id=row["id"], source_path=row["source_path"], file_name=row["file_name"],
+        sha256=row["sha256"], title=row["title"], symbol=row["symbol"], doc_date=row["doc_date"],
+        page_count=row["page_count"], missions=tuple(json.loads(row["missions"] or "[]")),
+    )
