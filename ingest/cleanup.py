@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from ingest.records import Line, PageLayout, Paragraph
 
 MARGIN_SHARE = 0.12  # top and bottom share of the page where running lines live
+SMALL_TYPE = 0.85  # margin lines below this share of the body's type size are page furniture
 SOFT_HYPHEN = "\x02"  # pdfium marks a hyphen it believes is a line-break hyphen with this
 
 _BOILERPLATE = [
@@ -87,13 +88,24 @@ def remove_running_lines(pages: Sequence[PageLayout]) -> list[list[Line]]:
         margin_shapes.update({_shape(ln.text) for ln in page.lines if in_margin(ln, page)})
     n = len(pages)
     repeat_min = 2 if n <= 4 else max(3, int(0.3 * n))
+    heights = [ln.height for page in pages for ln in page.lines]
+    body_height = statistics.median(heights) if heights else 0.0
     kept: list[list[Line]] = []
     for page in pages:
+        top = min((ln.top for ln in page.lines), default=0.0)
+        bottom = max((ln.bottom for ln in page.lines), default=0.0)
         out = []
         for ln in page.lines:
             if is_furniture(ln, page) or (
                 in_margin(ln, page) and n > 1 and len(ln.text) < 120
                 and margin_shapes[_shape(ln.text)] >= repeat_min
+            ):
+                continue
+            # A header printed only from page 2 on cannot repeat in a two-page document; it
+            # still stands alone at the page edge in smaller type than the body.
+            if (
+                in_margin(ln, page) and ln.height < SMALL_TYPE * body_height
+                and (ln.top <= top + 0.5 or ln.bottom >= bottom - 0.5)
             ):
                 continue
             out.append(ln)
@@ -107,9 +119,9 @@ def join_lines(prev: str, nxt: str) -> str:
         return nxt
     if prev.endswith(SOFT_HYPHEN):
         prev = prev[:-1] + "-"
-    if prev.endswith("-") and len(prev) > 1 and prev[-2].isalpha() and nxt[:1].islower():
+    if prev.endswith("-") and len(prev) > 1 and prev[-2].isalpha() and nxt[:1].isalpha():
         # 'peace-' + 'keeping' -> 'peacekeeping'; keep the hyphen before a capital ('Franco-German').
-        return prev[:-1] + nxt
+        return prev[:-1] + nxt if nxt[:1].islower() else prev + nxt
     return prev + " " + nxt
 
 

@@ -15,7 +15,7 @@ from ingest.records import Line, Segment
 # A gutter must be at least this wide (points) and both sides must hold real text columns.
 MIN_GUTTER = 6.0
 MIN_LINES_PER_COLUMN = 5
-MAX_CROSSING_SHARE = 0.2
+MAX_CROSSING_SHARE = 0.5
 
 
 def merge_words(words: Sequence[Segment]) -> list[Segment]:
@@ -55,20 +55,23 @@ def find_gutter(segments: Sequence[Segment]) -> tuple[float, float] | None:
     best = min(crossing)
     if best > MAX_CROSSING_SHARE * len(segments):
         return None
-    # The widest run of x positions with that minimal crossing count is the gutter.
+    # Headings that end just inside the gutter must not hide it: tolerate a few crossings
+    # and take the widest run of x positions under that bound.
+    bound = best + max(2, int(0.05 * len(segments)))
     run_start, best_run = None, (0, -1)
-    for i, c in enumerate(crossing + [best + 1]):
-        if c == best and run_start is None:
+    for i, c in enumerate([*crossing, bound + 1]):
+        if c <= bound and run_start is None:
             run_start = i
-        elif c != best and run_start is not None:
+        elif c > bound and run_start is not None:
             if i - run_start > best_run[1] - best_run[0]:
                 best_run = (run_start, i)
             run_start = None
-    g0, g1 = lo + best_run[0], lo + best_run[1]
-    left = [s for s in segments if s.x1 <= g1]
-    right = [s for s in segments if s.x0 >= g0]
-    left_x1 = max((s.x1 for s in left), default=g0)
-    right_x0 = min((s.x0 for s in right), default=g1)
+    mid = lo + (best_run[0] + best_run[1]) / 2
+    flowing = [s for s in segments if not (s.x0 < mid < s.x1)]
+    left = [s for s in flowing if s.x1 <= mid]
+    right = [s for s in flowing if s.x0 >= mid]
+    left_x1 = max((s.x1 for s in left), default=mid)
+    right_x0 = min((s.x0 for s in right), default=mid)
     if right_x0 - left_x1 < MIN_GUTTER:
         return None
     if len(left) < MIN_LINES_PER_COLUMN or len(right) < MIN_LINES_PER_COLUMN:
@@ -96,15 +99,15 @@ def order_segments(segments: Sequence[Segment], depth: int = 0) -> list[tuple[in
     gutter = find_gutter(segments) if depth < 2 else None
     if gutter is None:
         return [(0, list(segments))]
-    g0, g1 = gutter
-    spanning = sorted((s for s in segments if s.x0 < g0 - 1 and s.x1 > g1 + 1), key=lambda s: s.top)
-    rest = [s for s in segments if not (s.x0 < g0 - 1 and s.x1 > g1 + 1)]
+    mid = sum(gutter) / 2
+    spanning = sorted((s for s in segments if s.x0 < mid < s.x1), key=lambda s: s.top)
+    rest = [s for s in segments if not (s.x0 < mid < s.x1)]
     blocks: list[tuple[int, list[Segment]]] = []
     edges = [float("-inf")] + [s.mid_y for s in spanning] + [float("inf")]
     for i in range(len(edges) - 1):
         band = [s for s in rest if edges[i] <= s.mid_y < edges[i + 1]]
-        left = [s for s in band if s.x1 <= g1]
-        right = [s for s in band if s.x1 > g1]
+        left = [s for s in band if s.x1 <= mid]
+        right = [s for s in band if s.x0 >= mid]
         for col, part in ((0, left), (1, right)):
             if part:
                 for sub_col, sub in order_segments(part, depth + 1):
@@ -156,7 +159,7 @@ def build_lines(segments: Iterable[Segment], page: int, column: int = 0) -> list
 def read_page(segments: Sequence[Segment], page: int) -> tuple[list[Line], int]:
     """Lines of a page in reading order, and the number of text columns found."""
     blocks = order_segments(segments)
-    columns = 1 + max((c for c, _ in blocks), default=0)
+    columns = max(1, len({c for c, _ in blocks}))
     lines: list[Line] = []
     for col, block in blocks:
         lines.extend(build_lines(block, page, col))

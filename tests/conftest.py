@@ -1,0 +1,105 @@
+"""Shared fixtures: real PDFs built by the corpus script, small broken PDFs made on the fly,
+one session-wide data folder (so models load once per session)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS_PDF = ROOT / "corpus" / "pdf"
+SHARED = ROOT.parent / "shared"
+
+
+def corpus_file(fragment: str) -> Path:
+    matches = sorted(CORPUS_PDF.glob(f"*{fragment}*.pdf"))
+    assert matches, f"no corpus PDF matching {fragment!r}"
+    return matches[0]
+
+
+def corpus_front_matter() -> dict[str, dict[str, str]]:
+    """Front matter of every corpus source, keyed by PDF file name."""
+    out: dict[str, dict[str, str]] = {}
+    for src in sorted((ROOT / "corpus" / "src").glob("*.md")):
+        meta: dict[str, str] = {}
+        lines = src.read_text(encoding="utf-8").splitlines()
+        if lines and lines[0].strip() == "---":
+            for line in lines[1:]:
+                if line.strip() == "---":
+                    break
+                if ":" in line:
+                    key, value = line.split(":", 1)
+                    meta[key.strip()] = value.split("#", 1)[0].strip()
+        out[src.stem + ".pdf"] = meta
+    return out
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    if not SHARED.is_dir():
+        pytest.skip("../shared is not present on this machine")
+    return SHARED
+
+
+@pytest.fixture(scope="session")
+def sample_pdfs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Small real PDFs of every failure kind, made with fpdf2 and from corpus files."""
+    from fpdf import FPDF
+    from PIL import Image, ImageDraw
+
+    folder = tmp_path_factory.mktemp("samples")
+    good = corpus_file("shirbrig")
+    out = {"good": folder / "good.pdf"}
+    shutil.copy(good, out["good"])
+
+    out["empty"] = folder / "empty.pdf"
+    out["empty"].write_bytes(b"")
+    out["not_pdf"] = folder / "notes.pdf"
+    out["not_pdf"].write_text("These are meeting notes, not a PDF.\n")
+    out["truncated"] = folder / "truncated.pdf"
+    out["truncated"].write_bytes(good.read_bytes()[:400])
+
+    pdf = FPDF()
+    pdf.set_encryption(owner_password="owner", user_password="secret")
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=12)
+    pdf.multi_cell(0, 6, "Confidential after-action review of a convoy ambush. " * 20)
+    out["encrypted"] = folder / "encrypted.pdf"
+    pdf.output(str(out["encrypted"]))
+
+    img = Image.new("L", (800, 1100), 255)
+    draw = ImageDraw.Draw(img)
+    for y in range(80, 1000, 28):
+        draw.rectangle((60, y, 740, y + 12), fill=40)
+    img_path = folder / "scan.png"
+    img.save(img_path)
+    pdf = FPDF()
+    for _ in range(2):
+        pdf.add_page()
+        pdf.image(str(img_path), x=0, y=0, w=210)
+    out["scanned"] = folder / "scanned.pdf"
+    pdf.output(str(out["scanned"]))
+
+    pdf = FPDF()
+    pdf.add_page()
+    out["blank"] = folder / "blank.pdf"
+    pdf.output(str(out["blank"]))
+    return out
+
+
+@pytest.fixture(scope="session")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data folder holding the whole demo corpus, built once per test session."""
+    from pipeline import ingest_paths
+    from settings import Settings
+
+    data = tmp_path_factory.mktemp("demo") / "data"
+    report = ingest_paths([CORPUS_PDF], Settings.from_env(data_dir=data))
+    assert report.status_counts()["ok"] == len(list(CORPUS_PDF.glob("*.pdf")))
+    return data

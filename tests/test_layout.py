@@ -1,0 +1,94 @@
+"""Reading order, running lines and paragraph rebuilding on synthetic positioned text."""
+
+from __future__ import annotations
+
+from ingest.cleanup import build_paragraphs, join_lines, remove_running_lines
+from ingest.layout import find_gutter, read_page
+from ingest.records import Line, PageLayout, Segment
+
+
+def column_page(left: list[str], right: list[str], title: str | None = None) -> list[Segment]:
+    segs = []
+    if title:
+        segs.append(Segment(60, 50, 540, 64, title))
+    for i, text in enumerate(left):
+        segs.append(Segment(60, 100 + 14 * i, 290, 110 + 14 * i, text))
+    for i, text in enumerate(right):
+        segs.append(Segment(310, 100 + 14 * i, 540, 110 + 14 * i, text))
+    return segs
+
+
+def test_two_columns_are_read_left_column_first() -> None:
+    left = [f"left line {i} of the first column text" for i in range(8)]
+    right = [f"right line {i} of the second column text" for i in range(8)]
+    lines, columns = read_page(column_page(left, right, "A title across both columns"), 1)
+    texts = [ln.text for ln in lines]
+    assert columns == 2
+    assert texts[0] == "A title across both columns"
+    assert texts[1:9] == left and texts[9:] == right
+
+
+def test_single_column_is_not_split() -> None:
+    segs = [Segment(60, 100 + 14 * i, 540, 110 + 14 * i, f"line {i} " * 8) for i in range(20)]
+    assert find_gutter(segs) is None
+    assert read_page(segs, 1)[1] == 1
+
+
+def test_a_table_of_short_cells_is_not_taken_for_columns() -> None:
+    segs = []
+    for i in range(10):
+        segs.append(Segment(60, 100 + 14 * i, 110, 110 + 14 * i, "2019"))
+        segs.append(Segment(330, 100 + 14 * i, 360, 110 + 14 * i, "45"))
+    assert find_gutter(segs) is None
+
+
+def test_runs_split_mid_word_are_rejoined_without_space() -> None:
+    segs = [Segment(60, 100, 120, 110, "peace"), Segment(120, 100, 170, 110, "keeping "),
+            Segment(170, 100, 220, 110, "works")]
+    lines, _ = read_page(segs, 1)
+    assert lines[0].text == "peacekeeping works"
+
+
+def test_hyphenated_words_are_rejoined_but_compounds_kept() -> None:
+    assert join_lines("the peace-", "keeping mission") == "the peacekeeping mission"
+    assert join_lines("the Franco-", "German brigade") == "the Franco-German brigade"
+    assert join_lines("rapid de\x02", "ployment") == "rapid deployment"
+
+
+def make_page(number: int, body: list[str], header: str, footer: str) -> PageLayout:
+    lines = [Line(header, number, 60, 30, 300, 40)]
+    lines += [Line(t, number, 60, 120 + 14 * i, 540, 130 + 14 * i) for i, t in enumerate(body)]
+    lines.append(Line(footer, number, 280, 760, 320, 770))
+    return PageLayout(number, 612, 792, tuple(lines))
+
+
+def test_running_headers_page_numbers_and_job_numbers_are_removed() -> None:
+    header = "After-action review: MINUSMA convoy protection"
+    pages = [
+        make_page(n, [f"Body text on page {n} continues here."], header, f"- {n} -")
+        for n in range(1, 6)
+    ]
+    pages[2] = make_page(3, ["Body text on page 3 continues here."], "S/2014/162",
+                         "14-24888 (E) 280314 *1424888*")
+    kept = remove_running_lines(pages)
+    texts = [ln.text for page in kept for ln in page]
+    assert texts == [f"Body text on page {n} continues here." for n in range(1, 6)]
+
+
+def test_paragraph_numbers_are_kept_and_paragraphs_cross_pages() -> None:
+    p1 = [
+        Line("II. Security situation", 1, 60, 100, 200, 110),
+        Line("12. The mission deployed a quick reaction force to the", 1, 60, 130, 540, 140),
+        Line("north, where armed groups had attacked the camp and", 1, 60, 144, 540, 154),
+    ]
+    p2 = [
+        Line("displaced civilians sought refuge at the base.", 2, 60, 100, 400, 110),
+        Line("13. Patrols were increased.", 2, 60, 130, 300, 140),
+    ]
+    paras = build_paragraphs([p1, p2])
+    assert [(p.kind, p.number, p.page, p.page_end) for p in paras] == [
+        ("heading", None, 1, 1), ("body", 12, 1, 2), ("body", 13, 2, 2)
+    ]
+    assert paras[1].text.startswith("The mission deployed")
+    assert paras[1].text.endswith("sought refuge at the base.")
+    assert paras[1].page_at(len(paras[1].text) - 3) == 2
