@@ -46,8 +46,9 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         bar.update(1)
 
     try:
-        report = ingest_paths(args.paths, settings, password=args.password, prune=args.prune,
-                              progress=progress)
+        report = ingest_paths(
+            args.paths, settings, password=args.password, prune=args.prune, progress=progress
+        )
     finally:
         bar.close()
     if args.json:
@@ -117,29 +118,34 @@ def build_parser() -> argparse.ArgumentParser:
         prog="cli.py",
         description="Lessons-learned retrieval and tagging for peace operations.",
         epilog="Example: python cli.py ingest corpus/pdf && python cli.py search "
-               "\"SHIRBRIG rapid reaction lessons\"",
+        '"SHIRBRIG rapid reaction lessons"',
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     data_help = "data folder (default: $LESSONS_DATA_DIR or data/)"
 
     p = sub.add_parser(
-        "ingest", help="read PDFs into the data folder",
+        "ingest",
+        help="read PDFs into the data folder",
         description="Ingest PDF files and folders (recursively). Unchanged files are skipped; "
-                    "a file that cannot be read is reported with its reason and the batch goes on.",
+        "a file that cannot be read is reported with its reason and the batch goes on.",
         epilog="Example: python cli.py ingest corpus/pdf reports/ --prune",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="PDF files or folders")
     p.add_argument("--data-dir", type=Path, help=data_help)
     p.add_argument("--password", help="password to try on encrypted PDFs")
-    p.add_argument("--prune", action="store_true",
-                   help="remove documents whose files under PATH no longer exist")
+    p.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove documents whose files under PATH no longer exist",
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser(
-        "search", help="search passages",
+        "search",
+        help="search passages",
         description="Search the ingested passages by meaning.",
-        epilog="Example: python cli.py search \"SHIRBRIG rapid reaction lessons\" --k 5",
+        epilog='Example: python cli.py search "SHIRBRIG rapid reaction lessons" --k 5',
     )
     p.add_argument("query", metavar="QUERY")
     p.add_argument("--data-dir", type=Path, help=data_help)
@@ -148,7 +154,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser(
-        "stats", help="what the data folder holds",
+        "stats",
+        help="what the data folder holds",
         description="Documents, pages, passages, failures by reason and size on disk.",
         epilog="Example: python cli.py stats --data-dir data",
     )

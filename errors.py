@@ -1,17 +1,17 @@
 """The exception tree of the project. Errors become one-line messages only at the edges.
 
-    LessonsError
-    ├── IngestError               a file could not be ingested; `.reason` is a stable code
-    │   ├── NotAPdf               the bytes are not a PDF
-    │   ├── EmptyFile             zero bytes, or a PDF with no pages
-    │   ├── EncryptedPdf          needs a password, or the password given is wrong
-    │   ├── DamagedPdf            the PDF structure cannot be read
-    │   ├── NoTextLayer           pages are images only (a scan): nothing to read without OCR
-    │   ├── FileTooLarge          above the configured size limit
-    │   └── ExtractionTimeout     extraction ran past the per-file time limit (or crashed the reader)
-    ├── DataDirError              the data folder is unusable (unwritable, newer format, locked)
-    ├── ModelUnavailable          an installed model package is missing
-    └── TaggerError               the tagger cannot be trained or used (e.g. no reviewed labels)
+LessonsError
+├── IngestError               a file could not be ingested; `.reason` is a stable code
+│   ├── NotAPdf               the bytes are not a PDF
+│   ├── EmptyFile             zero bytes, or a PDF with no pages
+│   ├── EncryptedPdf          needs a password, or the password given is wrong
+│   ├── DamagedPdf            the PDF structure cannot be read
+│   ├── NoTextLayer           pages are images only (a scan): nothing to read without OCR
+│   ├── FileTooLarge          above the configured size limit
+│   └── ExtractionTimeout     extraction ran past the per-file time limit (or crashed the reader)
+├── DataDirError              the data folder is unusable (unwritable, newer format, locked)
+├── ModelUnavailable          an installed model package is missing
+└── TaggerError               the tagger cannot be trained or used (e.g. no reviewed labels)
 """
 
 from __future__ import annotations
@@ -61,8 +61,15 @@ class ExtractionTimeout(IngestError):
 
 INGEST_ERRORS: dict[str, type[IngestError]] = {
     cls.reason: cls
-    for cls in (NotAPdf, EmptyFile, EncryptedPdf, DamagedPdf, NoTextLayer, FileTooLarge,
-                ExtractionTimeout)
+    for cls in (
+        NotAPdf,
+        EmptyFile,
+        EncryptedPdf,
+        DamagedPdf,
+        NoTextLayer,
+        FileTooLarge,
+        ExtractionTimeout,
+    )
 }
 
 

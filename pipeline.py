@@ -9,10 +9,12 @@ extracted in the child while the parent embeds the current one.
 from __future__ import annotations
 
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+import numpy as np
 
 from errors import IngestError
 from index.datadir import DataDir
@@ -44,7 +46,7 @@ class IngestReport:
     files: list[FileOutcome] = field(default_factory=list)
     pruned: list[str] = field(default_factory=list)
     seconds: float = 0.0
-    timings: dict[str, float] = field(default_factory=lambda: Counter())
+    timings: defaultdict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def status_counts(self) -> Counter[str]:
         return Counter(f.status for f in self.files)
@@ -64,7 +66,9 @@ class IngestReport:
 ProgressFn = Callable[[FileOutcome], None]
 
 
-def analyse_document(doc: ExtractedDocument, settings: Settings) -> tuple[list[str], list[PassageRecord], dict[str, float]]:
+def analyse_document(
+    doc: ExtractedDocument, settings: Settings
+) -> tuple[list[str], list[PassageRecord], dict[str, float]]:
     """Passages, entities and embeddings for one extracted document."""
     from index.embeddings import encode
     from nlp.analysis import analyse, entity_keys
@@ -77,11 +81,12 @@ def analyse_document(doc: ExtractedDocument, settings: Settings) -> tuple[list[s
     analyses = analyse([paragraphs[i].text for i in body])
     sentences: list[tuple[tuple[int, int], ...]] = [()] * len(paragraphs)
     ents_by_para: dict[int, tuple] = {}
-    for i, a in zip(body, analyses):
+    for i, a in zip(body, analyses, strict=True):
         sentences[i] = a.sentences
         ents_by_para[i] = a.entities
-    passages = build_passages(paragraphs, sentences, settings.passage_min_words,
-                              settings.passage_max_words)
+    passages = build_passages(
+        paragraphs, sentences, settings.passage_min_words, settings.passage_max_words
+    )
     all_entities = []
     per_passage = []
     for p in passages:
@@ -93,7 +98,9 @@ def analyse_document(doc: ExtractedDocument, settings: Settings) -> tuple[list[s
                     counts[(e.label, e.key)] += 1
                     surface.setdefault((e.label, e.key), e.text)
                     all_entities.append(e)
-        per_passage.append(tuple((lab, key, surface[(lab, key)], n) for (lab, key), n in counts.items()))
+        per_passage.append(
+            tuple((lab, key, surface[(lab, key)], n) for (lab, key), n in counts.items())
+        )
     missions = entity_keys(all_entities, "MISSION")
     timings["nlp"] = time.perf_counter() - t0
 
@@ -103,8 +110,14 @@ def analyse_document(doc: ExtractedDocument, settings: Settings) -> tuple[list[s
     timings["embed"] = time.perf_counter() - t0
     records = [
         PassageRecord(
-            seq=p.seq, page_start=p.page_start, page_end=p.page_end, para_start=p.para_start,
-            para_end=p.para_end, heading=p.heading, text=p.text, embedding=vecs[i],
+            seq=p.seq,
+            page_start=p.page_start,
+            page_end=p.page_end,
+            para_start=p.para_start,
+            para_end=p.para_end,
+            heading=p.heading,
+            text=p.text,
+            embedding=vecs[i],
             entities=per_passage[i],
         )
         for i, p in enumerate(passages)
@@ -128,10 +141,15 @@ def ingest_paths(
     report = IngestReport()
     if on_start:
         on_start(len(files))
-    with DataDir(settings.data_dir, write=True) as dd, ExtractionWorker(
-        settings.file_timeout_s, extractor=settings.extractor, max_file_mb=settings.max_file_mb,
-        max_pages=settings.max_pages,
-    ) as worker:
+    with (
+        DataDir(settings.data_dir, write=True) as dd,
+        ExtractionWorker(
+            settings.file_timeout_s,
+            extractor=settings.extractor,
+            max_file_mb=settings.max_file_mb,
+            max_pages=settings.max_pages,
+        ) as worker,
+    ):
         dd.vector_index()
         store = dd.store
         last_save = time.monotonic()
@@ -149,23 +167,52 @@ def ingest_paths(
             try:
                 sha = sha256_file(path)
             except OSError as exc:
-                finish(FileOutcome(str(path), "failed", f"cannot read the file: {exc.strerror}", "unreadable"))
+                finish(
+                    FileOutcome(
+                        str(path), "failed", f"cannot read the file: {exc.strerror}", "unreadable"
+                    )
+                )
                 continue
             report.timings["hash"] += time.perf_counter() - t0
             known = store.document_by_path(str(path))
             if known is not None and known.sha256 == sha:
-                finish(FileOutcome(str(path), "skipped", "unchanged since the last ingest",
-                                   None, known.id, known.page_count, len(store.passage_ids(known.id))))
+                finish(
+                    FileOutcome(
+                        str(path),
+                        "skipped",
+                        "unchanged since the last ingest",
+                        None,
+                        known.id,
+                        known.page_count,
+                        len(store.passage_ids(known.id)),
+                    )
+                )
                 continue
             twin = store.document_by_sha(sha)
             if twin is not None and twin.source_path != str(path):
                 if not Path(twin.source_path).exists():
                     store.move_document(twin.id, str(path))
-                    finish(FileOutcome(str(path), "skipped", f"moved from {twin.source_path}",
-                                       None, twin.id, twin.page_count))
+                    finish(
+                        FileOutcome(
+                            str(path),
+                            "skipped",
+                            f"moved from {twin.source_path}",
+                            None,
+                            twin.id,
+                            twin.page_count,
+                        )
+                    )
                 else:
-                    finish(FileOutcome(str(path), "skipped", f"same content as {twin.file_name}",
-                                       None, twin.id, twin.page_count))
+                    finish(
+                        FileOutcome(
+                            str(path),
+                            "skipped",
+                            f"same content as {twin.file_name}",
+                            None,
+                            twin.id,
+                            twin.page_count,
+                        )
+                    )
                 continue
             todo.append((path, sha))
 
@@ -195,15 +242,22 @@ def ingest_paths(
                 report.timings[k] += v
             t0 = time.perf_counter()
             doc_id, new_ids, removed = store.replace_document(
-                source_path=str(path), file_name=path.name, sha256=sha, size_bytes=doc.size_bytes,
-                title=doc.title, symbol=doc.symbol, doc_date=doc.date, page_count=doc.page_count,
-                missions=missions, extractor=doc.extractor, two_column_pages=doc.two_column_pages,
+                source_path=str(path),
+                file_name=path.name,
+                sha256=sha,
+                size_bytes=doc.size_bytes,
+                title=doc.title,
+                symbol=doc.symbol,
+                doc_date=doc.date,
+                page_count=doc.page_count,
+                missions=missions,
+                extractor=doc.extractor,
+                two_column_pages=doc.two_column_pages,
                 passages=records,
             )
-            import numpy as np
-
             vecs = np.vstack([r.embedding for r in records]) if records else None
-            dd.apply((new_ids, vecs) if records else None, removed)
+            added = (np.asarray(new_ids, dtype=np.int64), vecs) if vecs is not None else None
+            dd.apply(added, removed)
             dirty = True
             if time.monotonic() - last_save > SAVE_EVERY_S:
                 dd.save_vectors()

@@ -17,15 +17,20 @@ def _setting(default: Any, help: str) -> Any:
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path = _setting(Path("data"), "Folder holding the SQLite store, FAISS index and manifest.")
+    data_dir: Path = _setting(
+        Path("data"), "Folder holding the SQLite store, FAISS index and manifest."
+    )
     extractor: str = _setting(
         "pdfium", "Text extractor for the character stream: 'pdfium' (fast) or 'pdfplumber'."
     )
     max_file_mb: float = _setting(200.0, "Files larger than this many MiB are refused.")
     file_timeout_s: float = _setting(
-        120.0, "Per-file time limit for PDF extraction, in seconds; the file is reported as timed out."
+        120.0,
+        "Per-file time limit for PDF extraction, in seconds; the file is reported as timed out.",
     )
-    max_pages: int = _setting(2000, "Pages beyond this number are not read (the file is still ingested).")
+    max_pages: int = _setting(
+        2000, "Pages beyond this number are not read (the file is still ingested)."
+    )
     torch_threads: int = _setting(
         1, "Threads torch may use for embeddings; 1 measured fastest on 2-core machines."
     )

@@ -27,7 +27,9 @@ texts = [" ".join(words[(i + j) % len(words)] for j in range(150)) for i in rang
 encode(texts[:16], threads=threads)
 rates = []
 for _ in range(runs):
-    t = time.perf_counter(); encode(texts, threads=threads); rates.append(n / (time.perf_counter() - t))
+    t = time.perf_counter()
+    encode(texts, threads=threads)
+    rates.append(n / (time.perf_counter() - t))
 print(json.dumps(rates))
 """
 
@@ -40,11 +42,15 @@ def main() -> None:
     results = {}
     for threads in (1, 2):
         code = CHILD.format(root=str(ROOT), threads=threads, n=args.passages, runs=args.runs)
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        out = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        )
         results[threads] = statistics.median(json.loads(out.stdout.strip().splitlines()[-1]))
     for threads, rate in results.items():
-        print(f"torch threads={threads}: {rate:.1f} passages/s (median of {args.runs}; "
-              f"{rate / results[1]:.2f}x of 1 thread)")
+        print(
+            f"torch threads={threads}: {rate:.1f} passages/s (median of {args.runs}; "
+            f"{rate / results[1]:.2f}x of 1 thread)"
+        )
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from errors import DataDirError
 from index import vectors
 from index.atomic import write_json_atomic
@@ -32,8 +34,16 @@ FORMAT_VERSION = 1
 DB_NAME = "lessons.db"
 FAISS_NAME = "vectors.faiss"
 MANIFEST_NAME = "manifest.json"
-LIBRARIES = ("faiss-cpu", "torch", "sentence-transformers", "spacy", "pdfplumber", "pypdfium2",
-             "numpy", "scikit-learn")
+LIBRARIES = (
+    "faiss-cpu",
+    "torch",
+    "sentence-transformers",
+    "spacy",
+    "pdfplumber",
+    "pypdfium2",
+    "numpy",
+    "scikit-learn",
+)
 
 
 def library_versions() -> dict[str, str]:
@@ -79,7 +89,7 @@ class DataDir:
     # -- lifecycle ------------------------------------------------------------------------
     def _take_lock(self) -> None:
         try:
-            self._lock_fh = open(self.path / ".lock", "w")
+            self._lock_fh = open(self.path / ".lock", "w")  # noqa: SIM115 (held until close)
         except OSError as exc:
             raise DataDirError(f"the data folder {self.path} is not writable: {exc}") from None
         try:
@@ -131,16 +141,19 @@ class DataDir:
             )
 
     def _write_manifest(self, generation: int) -> None:
-        write_json_atomic(self.path / MANIFEST_NAME, {
-            "format_version": FORMAT_VERSION,
-            "model": MODEL_NAME,
-            "dimension": DIMENSION,
-            "generation": generation,
-            "counts": self.store.counts(),
-            "libraries": library_versions(),
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "files": {"store": DB_NAME, "vectors": FAISS_NAME},
-        })
+        write_json_atomic(
+            self.path / MANIFEST_NAME,
+            {
+                "format_version": FORMAT_VERSION,
+                "model": MODEL_NAME,
+                "dimension": DIMENSION,
+                "generation": generation,
+                "counts": self.store.counts(),
+                "libraries": library_versions(),
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "files": {"store": DB_NAME, "vectors": FAISS_NAME},
+            },
+        )
 
     # -- vectors --------------------------------------------------------------------------
     def vector_index(self) -> Any:
@@ -177,7 +190,7 @@ class DataDir:
         self._index_generation = self.store.generation
         self._save(self._index, self._index_generation)
 
-    def apply(self, added: tuple[list[int], Any] | None, removed: list[int]) -> None:
+    def apply(self, added: tuple[np.ndarray, np.ndarray] | None, removed: list[int]) -> None:
         """Mirror a committed store change in the in-memory index."""
         if self._index is None:
             self.vector_index()  # built from the store, which already holds the change

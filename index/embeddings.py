@@ -59,7 +59,10 @@ def encode(texts: Sequence[str], *, threads: int = 1, batch_size: int = 32) -> n
         return np.zeros((0, DIMENSION), dtype=np.float32)
     model = load_encoder(threads)
     vecs = model.encode(
-        list(texts), batch_size=batch_size, normalize_embeddings=True,
-        convert_to_numpy=True, show_progress_bar=False,
+        list(texts),
+        batch_size=batch_size,
+        normalize_embeddings=True,
+        convert_to_numpy=True,
+        show_progress_bar=False,
     )
     return np.ascontiguousarray(vecs, dtype=np.float32)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass, field
 
+from index import vectors
 from index.datadir import DataDir
 from index.embeddings import encode
-from index import vectors
 
 SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
 WORD_RE = re.compile(r"[\w'-]+")
@@ -39,8 +39,10 @@ def snippet(text: str, query: str, max_chars: int = 320) -> str:
     sentences = [s for s in SENTENCE_RE.split(" ".join(text.split())) if s]
     if not sentences:
         return ""
-    best = max(range(len(sentences)), key=lambda i: (
-        len(terms & {w.lower() for w in WORD_RE.findall(sentences[i])}), -i))
+    best = max(
+        range(len(sentences)),
+        key=lambda i: (len(terms & {w.lower() for w in WORD_RE.findall(sentences[i])}), -i),
+    )
     out = sentences[best]
     if len(out) < max_chars // 2 and best + 1 < len(sentences):
         out += " " + sentences[best + 1]
@@ -54,15 +56,25 @@ def dense_search(dd: DataDir, query: str, k: int = 10, *, threads: int = 1) -> l
     rows = dd.store.passages_by_ids(int(i) for i in ids)
     tags = dd.store.tags_for(int(i) for i in ids)
     hits: list[SearchHit] = []
-    for score, pid in zip(scores, ids):
+    for score, pid in zip(scores, ids, strict=True):
         row = rows.get(int(pid))
         if row is None:  # the index and store disagree: never show a wrong passage
             continue
-        hits.append(SearchHit(
-            rank=len(hits) + 1, doc_id=row["doc_id"], source=row["file_name"], title=row["title"],
-            page=row["page_start"], passage_id=int(pid), score=round(float(score), 4),
-            snippet=snippet(row["text"], query), a4p=tags[int(pid)].get("a4p", []),
-            pillars=tags[int(pid)].get("pillars", []), symbol=row["symbol"], date=row["doc_date"],
-            paragraph=row["para_start"],
-        ))
+        hits.append(
+            SearchHit(
+                rank=len(hits) + 1,
+                doc_id=row["doc_id"],
+                source=row["file_name"],
+                title=row["title"],
+                page=row["page_start"],
+                passage_id=int(pid),
+                score=round(float(score), 4),
+                snippet=snippet(row["text"], query),
+                a4p=tags[int(pid)].get("a4p", []),
+                pillars=tags[int(pid)].get("pillars", []),
+                symbol=row["symbol"],
+                date=row["doc_date"],
+                paragraph=row["para_start"],
+            )
+        )
     return hits

@@ -192,7 +192,9 @@ class Store:
         return [_doc(r) for r in self.conn.execute("SELECT * FROM documents ORDER BY id")]
 
     def passage_ids(self, doc_id: int) -> list[int]:
-        return [r[0] for r in self.conn.execute("SELECT id FROM passages WHERE doc_id = ?", (doc_id,))]
+        return [
+            r[0] for r in self.conn.execute("SELECT id FROM passages WHERE doc_id = ?", (doc_id,))
+        ]
 
     def replace_document(
         self,
@@ -213,18 +215,33 @@ class Store:
         """Insert a document (replacing any earlier version at the same path) with all its
         passages in one transaction. Returns (doc id, new passage ids, removed passage ids)."""
         with self.transaction() as c:
-            old = c.execute("SELECT id FROM documents WHERE source_path = ?", (source_path,)).fetchone()
+            old = c.execute(
+                "SELECT id FROM documents WHERE source_path = ?", (source_path,)
+            ).fetchone()
             removed: list[int] = []
             if old is not None:
-                removed = [r[0] for r in c.execute("SELECT id FROM passages WHERE doc_id = ?", (old[0],))]
+                removed = [
+                    r[0] for r in c.execute("SELECT id FROM passages WHERE doc_id = ?", (old[0],))
+                ]
                 c.execute("DELETE FROM passages WHERE doc_id = ?", (old[0],))
                 c.execute("DELETE FROM documents WHERE id = ?", (old[0],))
             cur = c.execute(
                 "INSERT INTO documents(source_path, file_name, sha256, size_bytes, title, symbol,"
                 " doc_date, page_count, missions, extractor, two_column_pages)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (source_path, file_name, sha256, size_bytes, title, symbol, doc_date, page_count,
-                 json.dumps(list(missions)), extractor, two_column_pages),
+                (
+                    source_path,
+                    file_name,
+                    sha256,
+                    size_bytes,
+                    title,
+                    symbol,
+                    doc_date,
+                    page_count,
+                    json.dumps(list(missions)),
+                    extractor,
+                    two_column_pages,
+                ),
             )
             doc_id = int(cur.lastrowid or 0)
             new_ids: list[int] = []
@@ -233,8 +250,18 @@ class Store:
                 cur = c.execute(
                     "INSERT INTO passages(doc_id, seq, page_start, page_end, para_start, para_end,"
                     " heading, text, word_count, embedding) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                    (doc_id, p.seq, p.page_start, p.page_end, p.para_start, p.para_end, p.heading,
-                     p.text, len(p.text.split()), vec.tobytes()),
+                    (
+                        doc_id,
+                        p.seq,
+                        p.page_start,
+                        p.page_end,
+                        p.para_start,
+                        p.para_end,
+                        p.heading,
+                        p.text,
+                        len(p.text.split()),
+                        vec.tobytes(),
+                    ),
                 )
                 pid = int(cur.lastrowid or 0)
                 new_ids.append(pid)
@@ -254,8 +281,10 @@ class Store:
         """A file moved or renamed with the same bytes keeps its passages and reviews."""
         with self.transaction() as c:
             old = c.execute("SELECT source_path FROM documents WHERE id = ?", (doc_id,)).fetchone()
-            c.execute("UPDATE documents SET source_path = ?, file_name = ? WHERE id = ?",
-                      (new_path, Path(new_path).name, doc_id))
+            c.execute(
+                "UPDATE documents SET source_path = ?, file_name = ? WHERE id = ?",
+                (new_path, Path(new_path).name, doc_id),
+            )
             if old is not None:
                 c.execute("DELETE FROM ingest_log WHERE source_path = ?", (old[0],))
             row = c.execute("SELECT sha256 FROM documents WHERE id = ?", (doc_id,)).fetchone()
@@ -263,7 +292,9 @@ class Store:
 
     def delete_document(self, doc_id: int) -> list[int]:
         with self.transaction() as c:
-            removed = [r[0] for r in c.execute("SELECT id FROM passages WHERE doc_id = ?", (doc_id,))]
+            removed = [
+                r[0] for r in c.execute("SELECT id FROM passages WHERE doc_id = ?", (doc_id,))
+            ]
             path = c.execute("SELECT source_path FROM documents WHERE id = ?", (doc_id,)).fetchone()
             c.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
             c.execute("DELETE FROM documents WHERE id = ?", (doc_id,))
@@ -274,8 +305,15 @@ class Store:
 
     # -- ingest outcomes ------------------------------------------------------------------
     @staticmethod
-    def _log(c: sqlite3.Connection, path: str, sha: str | None, status: str,
-             code: str | None, reason: str | None, doc_id: int | None) -> None:
+    def _log(
+        c: sqlite3.Connection,
+        path: str,
+        sha: str | None,
+        status: str,
+        code: str | None,
+        reason: str | None,
+        doc_id: int | None,
+    ) -> None:
         c.execute(
             "INSERT INTO ingest_log(source_path, sha256, status, reason_code, reason, doc_id)"
             " VALUES (?,?,?,?,?,?) ON CONFLICT(source_path) DO UPDATE SET sha256=excluded.sha256,"
@@ -346,7 +384,8 @@ class Store:
         marks = ",".join("?" * len(ids))
         for r in self.conn.execute(
             f"SELECT passage_id, axis, label FROM passage_tags WHERE passage_id IN ({marks})"
-            " ORDER BY score DESC", ids,
+            " ORDER BY score DESC",
+            ids,
         ):
             out[r[0]].setdefault(r[1], []).append(r[2])
         return out
@@ -354,7 +393,13 @@ class Store:
 
 def _doc(row: sqlite3.Row) -> DocumentRow:
     return DocumentRow(
-        id=row["id"], source_path=row["source_path"], file_name=row["file_name"],
-        sha256=row["sha256"], title=row["title"], symbol=row["symbol"], doc_date=row["doc_date"],
-        page_count=row["page_count"], missions=tuple(json.loads(row["missions"] or "[]")),
+        id=row["id"],
+        source_path=row["source_path"],
+        file_name=row["file_name"],
+        sha256=row["sha256"],
+        title=row["title"],
+        symbol=row["symbol"],
+        doc_date=row["doc_date"],
+        page_count=row["page_count"],
+        missions=tuple(json.loads(row["missions"] or "[]")),
     )

@@ -21,8 +21,10 @@ def new_index(dim: int) -> Any:
 
 def add(index: Any, ids: np.ndarray, vectors: np.ndarray) -> None:
     if len(ids):
-        index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32),
-                           np.ascontiguousarray(ids, dtype=np.int64))
+        index.add_with_ids(
+            np.ascontiguousarray(vectors, dtype=np.float32),
+            np.ascontiguousarray(ids, dtype=np.int64),
+        )
 
 
 def remove(index: Any, ids: list[int]) -> None:
@@ -34,8 +36,9 @@ def search(index: Any, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarra
     """(scores, ids) of the k nearest passages; ids of -1 mean fewer than k exist."""
     if index.ntotal == 0:
         return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
-    scores, ids = index.search(np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32),
-                               min(k, index.ntotal))
+    scores, ids = index.search(
+        np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32), min(k, index.ntotal)
+    )
     keep = ids[0] >= 0
     return scores[0][keep], ids[0][keep]
 

@@ -12,6 +12,7 @@ import re
 import statistics
 from collections import Counter
 from collections.abc import Sequence
+from itertools import pairwise
 
 from ingest.records import Line, PageLayout, Paragraph
 
@@ -57,7 +58,7 @@ def in_margin(line: Line, page: PageLayout) -> bool:
 
 MASTHEAD_SHARE = 0.3  # the first page's masthead (symbol, Distr., date, language) sits above this
 _MASTHEAD_TOKEN_RE = re.compile(
-    r"(?:" + "|".join(_BOILERPLATE[4:] + [r"\d{1,2}\s+[A-Z][a-z]+\s+\d{4}", r"general"]) + r")",
+    r"(?:" + "|".join([*_BOILERPLATE[4:], r"\d{1,2}\s+[A-Z][a-z]+\s+\d{4}", r"general"]) + r")",
     re.IGNORECASE,
 )
 LETTERS_RE = re.compile(r"[^\W\d_]{3,}")
@@ -71,9 +72,8 @@ def normalise_symbols(text: str) -> str:
 def is_furniture(line: Line, page: PageLayout) -> bool:
     """Page furniture: page numbers, job numbers, barcodes, symbols, masthead words."""
     text = normalise_symbols(line.text)
-    if in_margin(line, page):
-        if BOILERPLATE_RE.match(text) or not LETTERS_RE.search(text):
-            return True
+    if in_margin(line, page) and (BOILERPLATE_RE.match(text) or not LETTERS_RE.search(text)):
+        return True
     if page.number == 1 and line.top <= page.height * MASTHEAD_SHARE:
         rest = _MASTHEAD_TOKEN_RE.sub(" ", text)
         if not LETTERS_RE.search(rest):
@@ -97,14 +97,17 @@ def remove_running_lines(pages: Sequence[PageLayout]) -> list[list[Line]]:
         out = []
         for ln in page.lines:
             if is_furniture(ln, page) or (
-                in_margin(ln, page) and n > 1 and len(ln.text) < 120
+                in_margin(ln, page)
+                and n > 1
+                and len(ln.text) < 120
                 and margin_shapes[_shape(ln.text)] >= repeat_min
             ):
                 continue
             # A header printed only from page 2 on cannot repeat in a two-page document; it
             # still stands alone at the page edge in smaller type than the body.
             if (
-                in_margin(ln, page) and ln.height < SMALL_TYPE * body_height
+                in_margin(ln, page)
+                and ln.height < SMALL_TYPE * body_height
                 and (ln.top <= top + 0.5 or ln.bottom >= bottom - 0.5)
             ):
                 continue
@@ -120,7 +123,7 @@ def join_lines(prev: str, nxt: str) -> str:
     if prev.endswith(SOFT_HYPHEN):
         prev = prev[:-1] + "-"
     if prev.endswith("-") and len(prev) > 1 and prev[-2].isalpha() and nxt[:1].isalpha():
-        # 'peace-' + 'keeping' -> 'peacekeeping'; keep the hyphen before a capital ('Franco-German').
+        # 'peace-' + 'keeping' -> 'peacekeeping'; keep it before a capital ('Franco-German').
         return prev[:-1] + nxt if nxt[:1].islower() else prev + nxt
     return prev + " " + nxt
 
@@ -141,7 +144,9 @@ class _ParagraphBuilder:
         if text:
             kind = "body"
             if (
-                self.lines == 1 and self.number is None and len(text.split()) <= 14
+                self.lines == 1
+                and self.number is None
+                and len(text.split()) <= 14
                 and not TERMINAL_RE.search(text)
             ):
                 kind = "heading"
@@ -160,7 +165,7 @@ class _ParagraphBuilder:
             if m:
                 self.number = int(m.group(1))
                 self.last_number = self.number
-                text = text[m.end():]
+                text = text[m.end() :]
         elif line.page != self.page_end:
             self.breaks.append((len(self.text) + 1, line.page))
         self.text = join_lines(self.text, text)
@@ -181,7 +186,8 @@ def build_paragraphs(pages_lines: Sequence[Sequence[Line]]) -> list[Paragraph]:
     prev: Line | None = None
     for lines in pages_lines:
         pitches = [
-            b.top - a.top for a, b in zip(lines, lines[1:])
+            b.top - a.top
+            for a, b in pairwise(lines)
             if a.column == b.column and 0 < b.top - a.top < 3 * max(a.height, 1.0)
         ]
         pitch = statistics.median(pitches) if pitches else None
@@ -203,7 +209,9 @@ def _starts_paragraph(
     same_flow = prev.page == ln.page and prev.column == ln.column
     if not same_flow:
         # A paragraph carries over a column or page break unless the last line closed a sentence.
-        return prev_ends or ln.text[:1].isupper() and prev.text[-1:] not in {",", "-", SOFT_HYPHEN}
+        return prev_ends or (
+            ln.text[:1].isupper() and prev.text[-1:] not in {",", "-", SOFT_HYPHEN}
+        )
     gap = ln.top - prev.top
     if gap < 0:
         return True
@@ -216,8 +224,10 @@ def _starts_paragraph(
         return True  # first-line indent
     if prev_ends and prev.x1 < ln.col_x1 - 0.15 * col_width:
         return True  # the previous line stopped short: it closed its paragraph
-    if not TERMINAL_RE.search(prev.text) and prev.x1 < ln.col_x1 - 0.4 * col_width and (
-        len(prev.text.split()) <= 12 and prev.x0 <= ln.x0 + 2
-    ):
-        return True  # a short unpunctuated line followed by text: a heading
-    return False
+    # A short unpunctuated line followed by text: a heading.
+    return (
+        not TERMINAL_RE.search(prev.text)
+        and prev.x1 < ln.col_x1 - 0.4 * col_width
+        and len(prev.text.split()) <= 12
+        and prev.x0 <= ln.x0 + 2
+    )

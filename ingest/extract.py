@@ -40,17 +40,23 @@ def extract_pdf(
         raise ValueError(f"unknown extractor {extractor!r}; choose one of {', '.join(EXTRACTORS)}")
     size = path.stat().st_size
     if size > max_file_mb * 1024 * 1024:
-        raise FileTooLarge(f"too large: {size / 2**20:.0f} MiB is above the {max_file_mb:g} MiB limit")
+        raise FileTooLarge(
+            f"too large: {size / 2**20:.0f} MiB is above the {max_file_mb:g} MiB limit"
+        )
     check_header(path)
     digest = sha256 or sha256_file(path)
     opener, pages_of = (
-        (open_pdfium, pdfium_pages) if extractor == "pdfium" else (open_pdfplumber, pdfplumber_pages)
+        (open_pdfium, pdfium_pages)
+        if extractor == "pdfium"
+        else (open_pdfplumber, pdfplumber_pages)
     )
     warnings: list[str] = []
     with opener(path, password) as doc:
-        meta = pdf_metadata(doc) if extractor == "pdfium" else {
-            k: str(v) for k, v in (doc.metadata or {}).items() if isinstance(v, (str, bytes))
-        }
+        meta = (
+            pdf_metadata(doc)
+            if extractor == "pdfium"
+            else {k: str(v) for k, v in (doc.metadata or {}).items() if isinstance(v, (str, bytes))}
+        )
         raw_pages: list[RawPage] = []
         page_count = len(doc) if extractor == "pdfium" else len(doc.pages)
         for item in pages_of(doc, max_pages):
@@ -68,8 +74,9 @@ def extract_pdf(
     layouts = []
     for rp in raw_pages:
         lines, columns = read_page(rp.segments, rp.number)
-        layouts.append(PageLayout(rp.number, rp.width, rp.height, tuple(lines), columns,
-                                  rp.has_images))
+        layouts.append(
+            PageLayout(rp.number, rp.width, rp.height, tuple(lines), columns, rp.has_images)
+        )
     words = sum(len(ln.text.split()) for pl in layouts for ln in pl.lines)
     if words < MIN_WORDS_PER_PAGE * len(layouts):
         if any(pl.has_images for pl in layouts):

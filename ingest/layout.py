@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 
 from ingest.records import Line, Segment
 
@@ -28,7 +29,10 @@ def merge_words(words: Sequence[Segment]) -> list[Segment]:
             gap = w.x0 - last.x1
             if same_line and -1.0 <= gap <= 0.9 * max(w.height, 1.0):
                 runs[-1] = Segment(
-                    last.x0, min(last.top, w.top), w.x1, max(last.bottom, w.bottom),
+                    last.x0,
+                    min(last.top, w.top),
+                    w.x1,
+                    max(last.bottom, w.bottom),
                     last.text + " " + w.text,
                 )
                 continue
@@ -137,7 +141,7 @@ def build_lines(segments: Iterable[Segment], page: int, column: int = 0) -> list
     for g in groups:
         g.sort(key=lambda s: s.x0)
         text = g[0].text
-        for prev, cur in zip(g, g[1:]):
+        for prev, cur in pairwise(g):
             spaced = prev.text[-1:].isspace() or cur.text[:1].isspace()
             if not spaced and cur.x0 - prev.x1 > 0.25 * max(cur.height, 1.0):
                 text += " "
@@ -147,10 +151,15 @@ def build_lines(segments: Iterable[Segment], page: int, column: int = 0) -> list
             continue
         lines.append(
             Line(
-                text=text, page=page,
-                x0=min(s.x0 for s in g), top=min(s.top for s in g),
-                x1=max(s.x1 for s in g), bottom=max(s.bottom for s in g),
-                column=column, col_x0=col_x0, col_x1=col_x1,
+                text=text,
+                page=page,
+                x0=min(s.x0 for s in g),
+                top=min(s.top for s in g),
+                x1=max(s.x1 for s in g),
+                bottom=max(s.bottom for s in g),
+                column=column,
+                col_x0=col_x0,
+                col_x1=col_x1,
             )
         )
     return lines

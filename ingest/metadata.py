@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from datetime import date
+from itertools import pairwise
 
 from ingest.cleanup import BOILERPLATE_RE, normalise_symbols
 from ingest.records import Line
@@ -14,9 +15,23 @@ SYMBOL_RE = re.compile(
     r"(?:/(?:Add|Rev|Corr|Amend)\.\s?\d+)*(?:\s*\(Sect\.\s*\d+\))?"
 )
 MONTHS = {
-    m: i for i, m in enumerate(
-        "january february march april may june july august september october november december"
-        .split(), start=1
+    m: i
+    for i, m in enumerate(
+        [
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ],
+        start=1,
     )
 }
 DATE_RE = re.compile(
@@ -39,8 +54,9 @@ def find_symbol(first_lines: Sequence[Line], file_name: str = "") -> str | None:
         if m:
             return " ".join(m.group(0).split())
     # UN file names like S_2014_162.pdf or A_80_604_Add.1.pdf carry the symbol too.
-    m = re.search(r"(?<![A-Za-z])([ASE])_(\d{2,5})(?:_(\d{1,5}))?((?:_(?:Add|Rev|Corr)\.\d+)*)",
-                  file_name)
+    m = re.search(
+        r"(?<![A-Za-z])([ASE])_(\d{2,5})(?:_(\d{1,5}))?((?:_(?:Add|Rev|Corr)\.\d+)*)", file_name
+    )
     if m:
         parts = [m.group(1), m.group(2)] + ([m.group(3)] if m.group(3) else [])
         return "/".join(parts) + (m.group(4) or "").replace("_", "/")
@@ -68,7 +84,7 @@ def find_date(first_lines: Sequence[Line], pdf_meta: dict[str, str]) -> str | No
     texts = [ln.text for ln in first_lines[:40]]
     for i, t in enumerate(texts):
         if t.lower().startswith("distr"):
-            for cand in texts[i:i + 3]:
+            for cand in texts[i : i + 3]:
                 found = parse_date(cand)
                 if found:
                     return found
@@ -84,10 +100,15 @@ def find_date(first_lines: Sequence[Line], pdf_meta: dict[str, str]) -> str | No
 
 def find_title(first_lines: Sequence[Line], pdf_meta: dict[str, str], file_name: str) -> str:
     """Prefer the report's own title line, then the largest type on page 1, then PDF metadata."""
-    lines = [ln for ln in first_lines[:40] if not BOILERPLATE_RE.match(ln.text)
-             and not SYMBOL_RE.fullmatch(ln.text.strip()) and not DATE_RE.fullmatch(ln.text.strip())]
+    lines = [
+        ln
+        for ln in first_lines[:40]
+        if not BOILERPLATE_RE.match(ln.text)
+        and not SYMBOL_RE.fullmatch(ln.text.strip())
+        and not DATE_RE.fullmatch(ln.text.strip())
+    ]
     for i, ln in enumerate(lines):
-        if SG_REPORT_RE.search(" ".join(x.text for x in lines[i:i + 2])) and (
+        if SG_REPORT_RE.search(" ".join(x.text for x in lines[i : i + 2])) and (
             ln.text[:1].isupper()
         ):
             return _continue_title(lines, i)
@@ -107,7 +128,7 @@ def find_title(first_lines: Sequence[Line], pdf_meta: dict[str, str], file_name:
 
 def _continue_title(lines: Sequence[Line], i: int, same_size: bool = False) -> str:
     parts = [lines[i].text]
-    for prev, ln in zip(lines[i:], lines[i + 1:i + 4]):
+    for prev, ln in pairwise(lines[i : i + 4]):
         if same_size and abs(ln.height - prev.height) > 0.5:
             break
         if not same_size and ln.top - prev.bottom > 1.5 * prev.height:

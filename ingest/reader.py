@@ -58,8 +58,9 @@ def open_pdfium(path: Path, password: str | None) -> Iterator[Any]:
         code = getattr(exc, "err_code", None)
         if code == pdfium.raw.FPDF_ERR_PASSWORD:
             raise EncryptedPdf(
-                "encrypted: wrong password" if password else
-                "encrypted: a password is needed (pass it with --password)"
+                "encrypted: wrong password"
+                if password
+                else "encrypted: a password is needed (pass it with --password)"
             ) from None
         if code == pdfium.raw.FPDF_ERR_SECURITY:
             raise EncryptedPdf("encrypted with an unsupported security handler") from None
@@ -116,8 +117,9 @@ def open_pdfplumber(path: Path, password: str | None) -> Iterator[Any]:
         pdf = pdfplumber.open(str(path), password=password or "")
     except PDFPasswordIncorrect:
         raise EncryptedPdf(
-            "encrypted: wrong password" if password else
-            "encrypted: a password is needed (pass it with --password)"
+            "encrypted: wrong password"
+            if password
+            else "encrypted: a password is needed (pass it with --password)"
         ) from None
     except (PDFSyntaxError, Exception) as exc:
         raise DamagedPdf(f"damaged: the PDF structure cannot be read ({exc})") from None
@@ -132,8 +134,9 @@ def pdfplumber_pages(pdf: Any, max_pages: int) -> Iterator[RawPage | Exception]:
         try:
             words = page.extract_words(keep_blank_chars=False, use_text_flow=False)
             segs = [Segment(w["x0"], w["top"], w["x1"], w["bottom"], w["text"]) for w in words]
-            yield RawPage(i + 1, float(page.width), float(page.height), merge_words(segs),
-                          bool(page.images))
+            yield RawPage(
+                i + 1, float(page.width), float(page.height), merge_words(segs), bool(page.images)
+            )
         except Exception as exc:  # pdfminer raises many unrelated types on damaged content
             yield exc
         finally:

@@ -1,13 +1,15 @@
 """Run extraction in a child process, so a hung or crashing PDF costs one file, not the batch.
 
-The child (`python -m ingest.worker`) is started once and reused; when a file runs past its time
-limit (or kills the reader outright, as some malformed files do in native code), the child is
-killed and a new one started. A plain subprocess rather than multiprocessing, because spawn
-re-imports the parent's `__main__`, which is wrong under Streamlit and in embedded interpreters.
+The child (`ingest.worker.main` in a fresh interpreter) is started once and reused; when a file
+runs past its time limit (or kills the reader outright, as some malformed files do in native
+code), the child is killed and a new one started. A plain subprocess rather than
+multiprocessing, because spawn re-imports the parent's `__main__`, which is wrong under
+Streamlit and in embedded interpreters.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import resource
 import subprocess
@@ -24,10 +26,9 @@ MEMORY_LIMIT_BYTES = 6 * 1024**3
 
 
 def _serve(inbox: Connection, outbox: Connection) -> None:
-    try:
+    # Some sandboxes refuse to lower limits; run without one there.
+    with contextlib.suppress(ValueError, OSError):
         resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT_BYTES, MEMORY_LIMIT_BYTES))
-    except (ValueError, OSError):  # some sandboxes refuse to lower limits; run without it
-        pass
     from ingest.extract import extract_pdf
 
     while True:
@@ -70,8 +71,11 @@ class ExtractionWorker:
         root = str(Path(__file__).resolve().parent.parent)
         env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "ingest.worker"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, cwd=root, env=env,
+            [sys.executable, "-c", "from ingest.worker import main; main()"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=root,
+            env=env,
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._send = Connection(os.dup(self._proc.stdin.fileno()), readable=False)
@@ -124,7 +128,8 @@ class ExtractionWorker:
             raise result
         if isinstance(result, BaseException):
             raise DamagedPdf(f"damaged: {result}")
-        return result  # type: ignore[no-any-return]
+        assert isinstance(result, ExtractedDocument)
+        return result
 
     def extract(self, path: Path, password: str | None = None) -> ExtractedDocument:
         self.submit(path, password)

@@ -16,9 +16,7 @@ from errors import ModelUnavailable
 from nlp.gazetteer import ruler_patterns
 
 # Entity types worth keeping for search and filters; dates and numbers are noise here.
-KEPT_LABELS = frozenset(
-    {"MISSION", "ORG", "GPE", "LOC", "NORP", "PERSON", "EVENT", "LAW", "FAC"}
-)
+KEPT_LABELS = frozenset({"MISSION", "ORG", "GPE", "LOC", "NORP", "PERSON", "EVENT", "LAW", "FAC"})
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,9 @@ def load_spacy() -> Any:
             nlp = model_pkg.load(exclude=["parser", "lemmatizer", "tagger", "attribute_ruler"])
             nlp.enable_pipe("senter")
             ruler = nlp.add_pipe(
-                "entity_ruler", before="ner", config={"overwrite_ents": True, "phrase_matcher_attr": None}
+                "entity_ruler",
+                before="ner",
+                config={"overwrite_ents": True, "phrase_matcher_attr": None},
             )
             ruler.add_patterns(ruler_patterns(lambda s: [t.text for t in nlp.make_doc(s)]))
             nlp.max_length = 2_000_000

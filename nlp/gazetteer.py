@@ -64,7 +64,8 @@ def _is_acronym(form: str) -> bool:
 def _matcher() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, GazetteerEntry]]:
     """Acronyms match case-sensitively, long forms case-insensitively; longest form wins."""
     by_form: dict[str, GazetteerEntry] = {}
-    acronyms, names = [], []
+    acronyms: list[str] = []
+    names: list[str] = []
     for entry in load_gazetteer():
         for form in entry.surface_forms:
             key = form if _is_acronym(form) else form.lower()

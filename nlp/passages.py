@@ -80,7 +80,7 @@ def build_passages(
     current_heading: str | None = None
 
     def words_in(pieces: Sequence[Piece]) -> int:
-        return sum(_words(paragraphs[p.paragraph].text[p.start:p.end]) for p in pieces)
+        return sum(_words(paragraphs[p.paragraph].text[p.start : p.end]) for p in pieces)
 
     def flush() -> None:
         nonlocal current
@@ -122,7 +122,7 @@ def _make(
     seq: int, pieces: Sequence[Piece], paragraphs: Sequence[Paragraph], heading: str | None
 ) -> Passage:
     first, last = pieces[0], pieces[-1]
-    texts = [paragraphs[p.paragraph].text[p.start:p.end].strip() for p in pieces]
+    texts = [paragraphs[p.paragraph].text[p.start : p.end].strip() for p in pieces]
     numbers = [paragraphs[p.paragraph].number for p in pieces if paragraphs[p.paragraph].number]
     return Passage(
         seq=seq,

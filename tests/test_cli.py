@@ -26,11 +26,13 @@ def test_help_is_instant_and_has_an_example(command: str | None) -> None:
 
 
 def test_help_does_not_import_heavy_libraries() -> None:
-    code = ("import sys, runpy; sys.argv=['cli.py','--help']\n"
-            "try: runpy.run_path('cli.py', run_name='__main__')\n"
-            "except SystemExit: pass\n"
-            "print(sorted(m for m in ('torch','spacy','faiss','sentence_transformers','pdfplumber')"
-            " if m in sys.modules))")
+    code = (
+        "import sys, runpy; sys.argv=['cli.py','--help']\n"
+        "try: runpy.run_path('cli.py', run_name='__main__')\n"
+        "except SystemExit: pass\n"
+        "print(sorted(m for m in ('torch','spacy','faiss','sentence_transformers','pdfplumber')"
+        " if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "[]"
 

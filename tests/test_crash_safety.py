@@ -33,8 +33,11 @@ def test_sigkill_mid_ingest_keeps_the_earlier_state(tmp_path: Path) -> None:
 
     proc = subprocess.Popen(
         [sys.executable, "cli.py", "ingest", str(CORPUS_PDF), "--data-dir", str(data)],
-        cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"}, start_new_session=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        start_new_session=True,
     )
     deadline = time.monotonic() + 180
     try:

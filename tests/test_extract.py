@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from errors import DamagedPdf, EmptyFile, EncryptedPdf, NoTextLayer, NotAPdf
+from errors import DamagedPdf, EmptyFile, EncryptedPdf, NotAPdf, NoTextLayer
 from ingest import ExtractionWorker, extract_pdf
 from tests.conftest import CORPUS_PDF, corpus_front_matter
 
@@ -79,9 +79,8 @@ def test_encrypted_pdf_opens_with_its_password_and_not_with_a_wrong_one(
 
 
 def test_worker_reports_a_timeout_and_keeps_working(sample_pdfs: dict[str, Path]) -> None:
-    with ExtractionWorker(timeout_s=0.001) as worker:
-        with pytest.raises(Exception, match="timed out"):
-            worker.extract(sample_pdfs["good"])
+    with ExtractionWorker(timeout_s=0.001) as worker, pytest.raises(Exception, match="timed out"):
+        worker.extract(sample_pdfs["good"])
     with ExtractionWorker(timeout_s=60) as worker:
         assert worker.extract(sample_pdfs["good"]).paragraphs
         with pytest.raises(NotAPdf):

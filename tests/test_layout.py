@@ -43,8 +43,11 @@ def test_a_table_of_short_cells_is_not_taken_for_columns() -> None:
 
 
 def test_runs_split_mid_word_are_rejoined_without_space() -> None:
-    segs = [Segment(60, 100, 120, 110, "peace"), Segment(120, 100, 170, 110, "keeping "),
-            Segment(170, 100, 220, 110, "works")]
+    segs = [
+        Segment(60, 100, 120, 110, "peace"),
+        Segment(120, 100, 170, 110, "keeping "),
+        Segment(170, 100, 220, 110, "works"),
+    ]
     lines, _ = read_page(segs, 1)
     assert lines[0].text == "peacekeeping works"
 
@@ -68,8 +71,9 @@ def test_running_headers_page_numbers_and_job_numbers_are_removed() -> None:
         make_page(n, [f"Body text on page {n} continues here."], header, f"- {n} -")
         for n in range(1, 6)
     ]
-    pages[2] = make_page(3, ["Body text on page 3 continues here."], "S/2014/162",
-                         "14-24888 (E) 280314 *1424888*")
+    pages[2] = make_page(
+        3, ["Body text on page 3 continues here."], "S/2014/162", "14-24888 (E) 280314 *1424888*"
+    )
     kept = remove_running_lines(pages)
     texts = [ln.text for page in kept for ln in page]
     assert texts == [f"Body text on page {n} continues here." for n in range(1, 6)]
@@ -87,7 +91,9 @@ def test_paragraph_numbers_are_kept_and_paragraphs_cross_pages() -> None:
     ]
     paras = build_paragraphs([p1, p2])
     assert [(p.kind, p.number, p.page, p.page_end) for p in paras] == [
-        ("heading", None, 1, 1), ("body", 12, 1, 2), ("body", 13, 2, 2)
+        ("heading", None, 1, 1),
+        ("body", 12, 1, 2),
+        ("body", 13, 2, 2),
     ]
     assert paras[1].text.startswith("The mission deployed")
     assert paras[1].text.endswith("sought refuge at the base.")
