@@ -206,7 +206,14 @@ def _starts_paragraph(
         return True
     if BULLET_RE.match(ln.text) and prev_ends:
         return True
-    same_flow = prev.page == ln.page and prev.column == ln.column
+    # Lines of different blocks (columns, or full-width lines between column bands) do not flow
+    # into each other the way lines of one column do.
+    same_flow = (prev.page, prev.column, prev.col_x0, prev.col_x1) == (
+        ln.page,
+        ln.column,
+        ln.col_x0,
+        ln.col_x1,
+    )
     if not same_flow:
         # A paragraph carries over a column or page break unless the last line closed a sentence.
         return prev_ends or (
