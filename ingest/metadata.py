@@ -41,7 +41,8 @@ DATE_RE = re.compile(
     re.IGNORECASE,
 )
 PDF_DATE_RE = re.compile(r"D:((?:19|20)\d\d)(\d\d)?(\d\d)?")
-SG_REPORT_RE = re.compile(r"\breport of the secretary-general\b", re.I)
+# "Report of the Secretary-General", "Further report of the Secretary General", ... at line start
+SG_REPORT_RE = re.compile(r"^(?:[\w-]+\s+){0,3}?report of the secretary[- ]general\b", re.I)
 _JUNK_TITLES = re.compile(
     r"^(untitled|microsoft word|document\d*|\S+\.(docx?|pdf|indd|rtf)|[\W\d_]+)$", re.I
 )
@@ -108,10 +109,11 @@ def find_title(first_lines: Sequence[Line], pdf_meta: dict[str, str], file_name:
         and not DATE_RE.fullmatch(ln.text.strip())
     ]
     for i, ln in enumerate(lines):
-        if SG_REPORT_RE.search(" ".join(x.text for x in lines[i : i + 2])) and (
-            ln.text[:1].isupper()
-        ):
-            return _continue_title(lines, i)
+        if SG_REPORT_RE.match(" ".join(x.text for x in lines[i : i + 2])):
+            title = _continue_title(lines, i).rstrip(" -–—:")
+            if len(title) < 45 and i > 0:  # a bare "Report of the Secretary-General": say on what
+                title = f"{lines[i - 1].text}: {title}"
+            return title
     sized = [ln for ln in lines[:20] if len(ln.text) >= 4 and any(c.isalpha() for c in ln.text)]
     if sized:
         biggest = max(ln.height for ln in sized)
