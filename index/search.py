@@ -49,7 +49,7 @@ def snippet(text: str, query: str, max_chars: int = 320) -> str:
     return out if len(out) <= max_chars else out[: max_chars - 1].rsplit(" ", 1)[0] + "…"
 
 
-def dense_search(dd: DataDir, query: str, k: int = 10, *, threads: int = 1) -> list[SearchHit]:
+def dense_search(dd: DataDir, query: str, k: int = 10, *, threads: int = 2) -> list[SearchHit]:
     index = dd.vector_index()
     qvec = encode([query], threads=threads)[0]
     scores, ids = vectors.search(index, qvec, k)

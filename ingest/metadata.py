@@ -108,7 +108,7 @@ def find_title(first_lines: Sequence[Line], pdf_meta: dict[str, str], file_name:
         and not SYMBOL_RE.fullmatch(ln.text.strip())
         and not DATE_RE.fullmatch(ln.text.strip())
     ]
-    for i, ln in enumerate(lines):
+    for i in range(len(lines)):
         if SG_REPORT_RE.match(" ".join(x.text for x in lines[i : i + 2])):
             title = _continue_title(lines, i).rstrip(" -–—:")
             if len(title) < 45 and i > 0:  # a bare "Report of the Secretary-General": say on what
