@@ -113,6 +113,106 @@ def cmd_stats(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _read_jsonl(path: Path) -> list[dict[str, object]]:
+    rows = []
+    with open(path, encoding="utf-8") as fh:
+        for n, line in enumerate(fh, start=1):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"{path}:{n}: not valid JSON ({exc.msg})") from None
+                if not isinstance(row, dict):
+                    raise ValueError(f"{path}:{n}: each line must be a JSON object")
+                rows.append(row)
+    return rows
+
+
+def cmd_tag(args: argparse.Namespace) -> int:
+    from index.datadir import DataDir
+    from index.tagging import Tagging
+
+    settings = _settings(args)
+    rows = _read_jsonl(args.jsonl)
+    for n, row in enumerate(rows, start=1):
+        if not isinstance(row.get("text"), str):
+            raise ValueError(f'{args.jsonl}: line {n} has no "text"')
+    with DataDir(settings.data_dir, write=True) as dd:
+        preds = Tagging(dd, threads=settings.torch_threads).predict([str(r["text"]) for r in rows])
+    for row, p in zip(rows, preds, strict=True):
+        out = {
+            "id": row.get("id"),
+            "a4p": p.a4p,
+            "pillars": p.pillars,
+            "scores": p.scores,
+            "evidence": p.evidence,
+        }
+        print(json.dumps(out, ensure_ascii=False))
+    return EXIT_OK
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from index.datadir import DataDir
+    from index.tagging import Tagging
+    from nlp.training_data import read_jsonl
+
+    settings = _settings(args)
+    items = read_jsonl(args.labels) if args.labels else []
+    with DataDir(settings.data_dir, write=True) as dd:
+        counts = dd.store.upsert_reviews(
+            items, reviewer=args.reviewer, source=str(args.labels or "")
+        )
+        report = Tagging(dd, threads=settings.torch_threads).train()
+    if args.labels:
+        print(
+            f"reviewed labels from {args.labels}: {counts['added']} added, "
+            f"{counts['changed']} changed, {counts['same']} unchanged"
+        )
+    if not report.retrained:
+        print(f"model unchanged: {report.reason}")
+        return EXIT_OK
+    print(
+        f"retrained ({report.reason}) on {report.examples} examples, "
+        f"{report.reviewed} of them reviewed, in {report.seconds:.1f} s; "
+        f"{report.passages_retagged} stored passages changed tags"
+    )
+    if report.review_counts:
+        print(
+            "reviewed examples per label: "
+            + ", ".join(f"{k} {v}" for k, v in sorted(report.review_counts.items()))
+        )
+    return EXIT_OK
+
+
+def cmd_eval_tags(args: argparse.Namespace) -> int:
+    from index.datadir import DataDir
+    from index.tagging import Tagging
+    from nlp.tag_metrics import score_tags
+    from nlp.training_data import read_jsonl
+
+    settings = _settings(args)
+    gold = read_jsonl(args.gold)
+    with DataDir(settings.data_dir, write=True) as dd:
+        # Score the model alone: reviewed labels would otherwise answer for themselves.
+        tagging = Tagging(dd, threads=settings.torch_threads)
+        preds = tagging.predict([g.text for g in gold], evidence=False, use_reviews=False)
+    result = score_tags(gold, [(p.a4p, p.pillars) for p in preds])
+    if args.json:
+        json.dump(result, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    print(f"{'label':<16}{'precision':>10}{'recall':>8}{'f1':>8}{'support':>9}")
+    for label, m in result["labels"].items():
+        print(
+            f"{label:<16}{m['precision']:>10.3f}{m['recall']:>8.3f}{m['f1']:>8.3f}{m['support']:>9}"
+        )
+    print(
+        f"micro F1 {result['micro_f1']:.3f}   macro F1 {result['macro_f1']:.3f}   "
+        f"({result['examples']} examples)"
+    )
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cli.py",
@@ -161,6 +261,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--data-dir", type=Path, help=data_help)
     p.set_defaults(func=cmd_stats)
+
+    p = sub.add_parser(
+        "tag",
+        help="tag texts with A4P areas and partnership pillars",
+        description='Read JSON lines {"id", "text"} and print one line per input: '
+        '{"id", "a4p", "pillars", "scores", "evidence"}.',
+        epilog="Example: python cli.py tag --jsonl passages.jsonl > tags.jsonl",
+    )
+    p.add_argument("--jsonl", type=Path, required=True, metavar="FILE")
+    p.add_argument("--data-dir", type=Path, help=data_help)
+    p.set_defaults(func=cmd_tag)
+
+    p = sub.add_parser(
+        "train",
+        help="import reviewed labels and retrain the tagger if they changed",
+        description='Import reviewed labels (JSON lines {"text", "a4p": [...], '
+        '"pillars": [...]}; a missing axis is not reviewed, an empty list means '
+        "none apply). They override predictions at once; the tagger is retrained "
+        "only when the reviewed labels changed since the last model.",
+        epilog="Example: python cli.py train --labels reviewed.jsonl",
+    )
+    p.add_argument("--labels", type=Path, metavar="FILE.jsonl")
+    p.add_argument("--reviewer", help="name recorded with the imported labels")
+    p.add_argument("--data-dir", type=Path, help=data_help)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser(
+        "eval-tags",
+        help="precision, recall and F1 of the tagger on a gold file",
+        description="Per-label precision, recall and F1, micro and macro F1, over the labels "
+        "present in the gold file (same format as train --labels).",
+        epilog="Example: python cli.py eval-tags --gold gold.jsonl --json",
+    )
+    p.add_argument("--gold", type=Path, required=True, metavar="FILE")
+    p.add_argument("--data-dir", type=Path, help=data_help)
+    p.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p.set_defaults(func=cmd_eval_tags)
     return parser
 
 
@@ -172,9 +309,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LessonsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    except ValueError as exc:  # bad setting values from the environment
+    except (ValueError, FileNotFoundError) as exc:  # bad settings or input files
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # the reader of our output went away (e.g. `| head`)
+        sys.stderr.close()
+        return EXIT_OK
     except KeyboardInterrupt:
         print("interrupted: everything committed so far is kept", file=sys.stderr)
         return 130

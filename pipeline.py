@@ -19,6 +19,7 @@ import numpy as np
 from errors import IngestError
 from index.datadir import DataDir
 from index.store import PassageRecord
+from index.tagging import Tagging
 from ingest import ExtractedDocument, ExtractionWorker, discover_pdfs, sha256_file
 from settings import Settings
 
@@ -67,7 +68,7 @@ ProgressFn = Callable[[FileOutcome], None]
 
 
 def analyse_document(
-    doc: ExtractedDocument, settings: Settings
+    doc: ExtractedDocument, settings: Settings, tagging: Tagging | None = None
 ) -> tuple[list[str], list[PassageRecord], dict[str, float]]:
     """Passages, entities and embeddings for one extracted document."""
     from index.embeddings import encode
@@ -108,6 +109,13 @@ def analyse_document(
     texts = [f"{p.heading}. {p.text}" if p.heading else p.text for p in passages]
     vecs = encode(texts, threads=settings.torch_threads, batch_size=settings.embed_batch_size)
     timings["embed"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tags = (
+        [t.as_tags() for t in tagging.predict([p.text for p in passages], vecs, evidence=False)]
+        if tagging is not None and passages
+        else [[] for _ in passages]
+    )
+    timings["tag"] = time.perf_counter() - t0
     records = [
         PassageRecord(
             seq=p.seq,
@@ -119,6 +127,7 @@ def analyse_document(
             text=p.text,
             embedding=vecs[i],
             entities=per_passage[i],
+            tags=tuple(tags[i]),
         )
         for i, p in enumerate(passages)
     ]
@@ -152,6 +161,7 @@ def ingest_paths(
     ):
         dd.vector_index()
         store = dd.store
+        tagging = Tagging(dd, threads=settings.torch_threads)
         last_save = time.monotonic()
         dirty = False
 
@@ -233,7 +243,9 @@ def ingest_paths(
             if n + 1 < len(todo):
                 worker.submit(todo[n + 1][0], password)
             try:
-                missions, records, timings = analyse_document(doc, settings)
+                if n == 0:
+                    tagging.model()  # built once (cold start) before the first document
+                missions, records, timings = analyse_document(doc, settings, tagging)
             except Exception as exc:  # a text the NLP cannot handle must not stop the batch
                 store.log_failure(str(path), sha, "processing", f"processing failed: {exc}")
                 finish(FileOutcome(str(path), "failed", f"processing failed: {exc}", "processing"))

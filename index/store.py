@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-SCHEMA_VERSION = 1
+from nlp.training_data import LabelledText, text_key
+
+SCHEMA_VERSION = 2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -66,6 +68,16 @@ CREATE TABLE IF NOT EXISTS passage_tags (
     label TEXT NOT NULL,
     score REAL NOT NULL,
     PRIMARY KEY (passage_id, axis, label)
+);
+CREATE TABLE IF NOT EXISTS reviewed_labels (
+    text_key TEXT NOT NULL,
+    axis TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    text TEXT NOT NULL,
+    reviewer TEXT,
+    source TEXT,
+    at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    PRIMARY KEY (text_key, axis)
 );
 CREATE TABLE IF NOT EXISTS ingest_log (
     source_path TEXT PRIMARY KEY,
@@ -135,6 +147,7 @@ class Store:
         self.path = path
         self.conn = connect(path)
         self.conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
+        self._migrate()
         if self.get_meta("schema_version") is None:
             with self.transaction():
                 self.set_meta("schema_version", str(SCHEMA_VERSION))
@@ -142,6 +155,18 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+    def _migrate(self) -> None:
+        """Bring an older store up to SCHEMA_VERSION in one transaction."""
+        cols = {r[1] for r in self.conn.execute("PRAGMA table_info(passages)")}
+        if "text_key" in cols:
+            return
+        self.conn.create_function("text_key", 1, text_key, deterministic=True)
+        with self.transaction() as c:
+            c.execute("ALTER TABLE passages ADD COLUMN text_key TEXT")
+            c.execute("UPDATE passages SET text_key = text_key(text)")
+            c.execute("CREATE INDEX IF NOT EXISTS passages_text_key ON passages(text_key)")
+            self.set_meta("schema_version", str(SCHEMA_VERSION))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -249,7 +274,8 @@ class Store:
                 vec = np.ascontiguousarray(p.embedding, dtype=np.float32)
                 cur = c.execute(
                     "INSERT INTO passages(doc_id, seq, page_start, page_end, para_start, para_end,"
-                    " heading, text, word_count, embedding) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    " heading, text, word_count, embedding, text_key)"
+                    " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                     (
                         doc_id,
                         p.seq,
@@ -261,6 +287,7 @@ class Store:
                         p.text,
                         len(p.text.split()),
                         vec.tobytes(),
+                        text_key(p.text),
                     ),
                 )
                 pid = int(cur.lastrowid or 0)
@@ -389,6 +416,111 @@ class Store:
         ):
             out[r[0]].setdefault(r[1], []).append(r[2])
         return out
+
+    # -- reviewed labels ------------------------------------------------------------------
+    def upsert_reviews(
+        self, items: Sequence[LabelledText], reviewer: str | None = None, source: str = ""
+    ) -> dict[str, int]:
+        """Store reviewed labels (per text and axis). Returns how many texts were added (new),
+        changed (a reviewed axis got other labels, or a new axis was reviewed) or the same."""
+        counts = {"added": 0, "changed": 0, "same": 0}
+        with self.transaction() as c:
+            for item in items:
+                key = text_key(item.text)
+                known = c.execute(
+                    "SELECT COUNT(*) FROM reviewed_labels WHERE text_key = ?", (key,)
+                ).fetchone()[0]
+                touched = False
+                for axis in ("a4p", "pillars"):
+                    labels = item.on(axis)
+                    if labels is None:
+                        continue
+                    value = json.dumps(sorted(labels))
+                    old = c.execute(
+                        "SELECT labels FROM reviewed_labels WHERE text_key = ? AND axis = ?",
+                        (key, axis),
+                    ).fetchone()
+                    if old is not None and old[0] == value:
+                        continue
+                    touched = True
+                    c.execute(
+                        "INSERT INTO reviewed_labels(text_key, axis, labels, text, reviewer,"
+                        " source) VALUES (?,?,?,?,?,?) ON CONFLICT(text_key, axis) DO UPDATE SET"
+                        " labels=excluded.labels, text=excluded.text, reviewer=excluded.reviewer,"
+                        " source=excluded.source, at=excluded.at",
+                        (key, axis, value, item.text, reviewer, source),
+                    )
+                    self._override(c, key, axis, sorted(labels))
+                counts["same" if not touched else "changed" if known else "added"] += 1
+        return counts
+
+    @staticmethod
+    def _override(c: sqlite3.Connection, key: str, axis: str, labels: list[str]) -> None:
+        """A reviewed passage shows the reviewed labels at once, everywhere."""
+        ids = [r[0] for r in c.execute("SELECT id FROM passages WHERE text_key = ?", (key,))]
+        for pid in ids:
+            c.execute("DELETE FROM passage_tags WHERE passage_id = ? AND axis = ?", (pid, axis))
+            c.executemany(
+                "INSERT INTO passage_tags(passage_id, axis, label, score) VALUES (?,?,?,1.0)",
+                [(pid, axis, label) for label in labels],
+            )
+
+    def reviewed_items(self) -> list[LabelledText]:
+        by_key: dict[str, dict[str, object]] = {}
+        for r in self.conn.execute("SELECT text_key, axis, labels, text FROM reviewed_labels"):
+            entry = by_key.setdefault(r[0], {"text": r[3]})
+            entry[r[1]] = tuple(json.loads(r[2]))
+        return [
+            LabelledText(str(e["text"]), e.get("a4p"), e.get("pillars"), "review")  # type: ignore[arg-type]
+            for e in by_key.values()
+        ]
+
+    def reviewed_for(self, keys: Iterable[str]) -> dict[str, dict[str, list[str]]]:
+        """Reviewed labels per text key and axis, for the keys that have any."""
+        keys = list(set(keys))
+        out: dict[str, dict[str, list[str]]] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            for r in self.conn.execute(
+                f"SELECT text_key, axis, labels FROM reviewed_labels WHERE text_key IN ({marks})",
+                chunk,
+            ):
+                out.setdefault(r[0], {})[r[1]] = json.loads(r[2])
+        return out
+
+    def replace_tags(self, tags: dict[int, list[tuple[str, str, float]]]) -> int:
+        """Replace the model's tags of many passages (reviewed axes stay as reviewed).
+        Returns how many passages changed."""
+        changed = 0
+        with self.transaction() as c:
+            for pid, new in tags.items():
+                old = sorted(
+                    (r[0], r[1])
+                    for r in c.execute(
+                        "SELECT axis, label FROM passage_tags WHERE passage_id = ?", (pid,)
+                    )
+                )
+                c.execute("DELETE FROM passage_tags WHERE passage_id = ?", (pid,))
+                c.executemany(
+                    "INSERT INTO passage_tags(passage_id, axis, label, score) VALUES (?,?,?,?)",
+                    [(pid, *t) for t in new],
+                )
+                changed += old != sorted((a, lab) for a, lab, _ in new)
+        return changed
+
+    def iter_passages(self, batch: int = 512) -> Iterator[list[sqlite3.Row]]:
+        last = 0
+        while True:
+            rows = self.conn.execute(
+                "SELECT id, text, text_key, embedding FROM passages WHERE id > ?"
+                " ORDER BY id LIMIT ?",
+                (last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            yield rows
+            last = int(rows[-1]["id"])
 
 
 def _doc(row: sqlite3.Row) -> DocumentRow:

@@ -1,0 +1,272 @@
+"""The tagger of a data folder: its versioned model artifact, training and predictions.
+
+    data/tagger/
+      manifest.json   format version, label set, training-set hash, counts, thresholds,
+                      library versions, training time
+      model.joblib    the fitted PassageTagger (a cache: always rebuildable from the labels)
+
+The model learns from the cold-start set this project owns (label definitions, seed passages,
+the labelled demo corpus) plus every reviewed label in the store, and from nothing else. It is
+rebuilt when missing, incompatible, or when the reviewed labels changed (by hash). Reviewed
+labels override predictions at once: a reviewed text always shows its reviewed labels.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+
+from index.atomic import write_json_atomic
+from index.datadir import DataDir
+from nlp.labels import all_labels, slugs
+from nlp.tagger import PassageTagger, TagInput
+from nlp.training_data import LabelledText, cold_start_set, fingerprint, label_matrix, text_key
+
+TAGGER_FORMAT = 1
+TAGGER_DIR = "tagger"
+
+
+@dataclass(frozen=True)
+class TagPrediction:
+    a4p: list[str]
+    pillars: list[str]
+    scores: dict[str, float]
+    evidence: dict[str, str]
+    reviewed: list[str] = field(default_factory=list)  # axes whose labels come from a reviewer
+
+    def as_tags(self) -> list[tuple[str, str, float]]:
+        return [("a4p", lab, self.scores.get(lab, 1.0)) for lab in self.a4p] + [
+            ("pillars", lab, self.scores.get(lab, 1.0)) for lab in self.pillars
+        ]
+
+
+@dataclass
+class TrainReport:
+    retrained: bool
+    reason: str
+    training_hash: str
+    examples: int
+    reviewed: int
+    review_counts: dict[str, int] = field(default_factory=dict)
+    passages_retagged: int = 0
+    seconds: float = 0.0
+
+
+def _sklearn_version() -> str:
+    return metadata.version("scikit-learn")
+
+
+_lock = threading.Lock()
+_cache: dict[str, tuple[str, PassageTagger]] = {}
+
+
+class Tagging:
+    """`Tagging(dd).predict(texts)`; `Tagging(dd).train()`."""
+
+    def __init__(self, dd: DataDir, threads: int = 2) -> None:
+        self.dd = dd
+        self.threads = threads
+        self.folder = dd.path / TAGGER_DIR
+
+    # -- artifact -------------------------------------------------------------------------
+    def manifest(self) -> dict[str, Any]:
+        try:
+            return dict(json.loads((self.folder / "manifest.json").read_text(encoding="utf-8")))
+        except (OSError, ValueError):
+            return {}
+
+    def _compatible(self, m: dict[str, Any]) -> bool:
+        return (
+            m.get("format_version") == TAGGER_FORMAT
+            and m.get("labels") == list(slugs())
+            and m.get("libraries", {}).get("scikit-learn") == _sklearn_version()
+            and (self.folder / "model.joblib").exists()
+        )
+
+    def _training_set(self) -> tuple[list[LabelledText], list[LabelledText]]:
+        reviewed = self.dd.store.reviewed_items()
+        return cold_start_set() + reviewed, reviewed
+
+    def model(self) -> PassageTagger:
+        """The current model: loaded once per process, rebuilt when missing or incompatible."""
+        with _lock:
+            m = self.manifest()
+            key = str(self.folder)
+            cached = _cache.get(key)
+            if cached and cached[0] == m.get("training_hash"):
+                return cached[1]
+            if self._compatible(m):
+                import joblib
+
+                try:
+                    model = joblib.load(self.folder / "model.joblib")
+                    _cache[key] = (m["training_hash"], model)
+                    return model
+                except Exception:  # an unreadable cache is rebuilt, never trusted
+                    pass
+        self.train(force=True)
+        return _cache[str(self.folder)][1]
+
+    def _training_embeddings(self, items: Sequence[LabelledText]) -> np.ndarray:
+        """Embeddings of the training texts; those of earlier trainings are reused."""
+        from index.embeddings import DIMENSION, encode
+
+        cache: dict[str, np.ndarray] = {}
+        try:
+            with np.load(self.folder / "train_embeddings.npz") as npz:
+                cache = dict(zip(npz["keys"].tolist(), npz["vectors"], strict=True))
+        except (OSError, KeyError, ValueError):
+            pass
+        keys = [text_key(x.text) for x in items]
+        missing = [i for i, k in enumerate(keys) if k not in cache]
+        if missing:
+            fresh = encode([items[i].text for i in missing], threads=self.threads)
+            for row, i in enumerate(missing):
+                cache[keys[i]] = fresh[row]
+        self._embedding_cache = {k: cache[k] for k in keys}
+        if not keys:
+            return np.zeros((0, DIMENSION), dtype=np.float32)
+        return np.vstack([cache[k] for k in keys])
+
+    def _save(self, model: PassageTagger, manifest: dict[str, Any]) -> None:
+        import joblib
+
+        part = self.folder.with_name(f"{TAGGER_DIR}.part-{os.getpid()}")
+        shutil.rmtree(part, ignore_errors=True)
+        part.mkdir(parents=True)
+        joblib.dump(model, part / "model.joblib")
+        cache = getattr(self, "_embedding_cache", {})
+        if cache:
+            np.savez(
+                part / "train_embeddings.npz",
+                keys=np.array(list(cache)),
+                vectors=np.vstack(list(cache.values())),
+            )
+        write_json_atomic(part / "manifest.json", manifest)
+        old = self.folder.with_name(f"{TAGGER_DIR}.old-{os.getpid()}")
+        if self.folder.exists():
+            os.replace(self.folder, old)
+        os.replace(part, self.folder)
+        shutil.rmtree(old, ignore_errors=True)
+
+    # -- training -------------------------------------------------------------------------
+    def train(self, force: bool = False, retag: bool = True) -> TrainReport:
+        """Retrain when the reviewed labels changed since the last model (or when forced)."""
+        start = time.perf_counter()
+        items, reviewed = self._training_set()
+        digest = fingerprint(items)
+        current = self.manifest()
+        if not force and self._compatible(current) and current.get("training_hash") == digest:
+            return TrainReport(
+                False,
+                "the reviewed labels have not changed since the last training",
+                digest,
+                len(items),
+                len(reviewed),
+            )
+        labels = list(slugs())
+        X_emb = self._training_embeddings(items)
+        X = [TagInput(x.text, X_emb[i]) for i, x in enumerate(items)]
+        Y = np.array(label_matrix(items, labels))
+        model = PassageTagger(labels=labels).fit(X, Y)
+        per_label = Counter(
+            lab for x in reviewed for axis in ("a4p", "pillars") for lab in (x.on(axis) or ())
+        )
+        self._save(
+            model,
+            {
+                "format_version": TAGGER_FORMAT,
+                "labels": labels,
+                "training_hash": digest,
+                "examples": len(items),
+                "reviewed_examples": len(reviewed),
+                "reviewed_per_label": dict(per_label),
+                "thresholds": {k: round(v, 3) for k, v in model.thresholds_.items()},
+                "untrained_labels": model.untrained_,
+                "params": model.get_params(),
+                "libraries": {"scikit-learn": _sklearn_version(), "numpy": np.__version__},
+                "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            },
+        )
+        with _lock:
+            _cache[str(self.folder)] = (digest, model)
+        reason = (
+            "no model yet"
+            if not current
+            else (
+                "the model was incompatible"
+                if not self._compatible(current) and not force
+                else "the reviewed labels changed"
+                if current.get("training_hash") != digest
+                else "forced"
+            )
+        )
+        report = TrainReport(True, reason, digest, len(items), len(reviewed), dict(per_label))
+        if retag:
+            report.passages_retagged = self.retag_store()
+        report.seconds = time.perf_counter() - start
+        return report
+
+    def retag_store(self) -> int:
+        """Tag every stored passage with the current model (reviewed axes keep their labels)."""
+        model = self.model()
+        changed = 0
+        for rows in self.dd.store.iter_passages():
+            vecs = np.vstack([np.frombuffer(r["embedding"], dtype=np.float32) for r in rows])
+            preds = self.predict([r["text"] for r in rows], vecs, model=model, evidence=False)
+            changed += self.dd.store.replace_tags(
+                {int(r["id"]): p.as_tags() for r, p in zip(rows, preds, strict=True)}
+            )
+        return changed
+
+    # -- prediction -----------------------------------------------------------------------
+    def predict(
+        self,
+        texts: Sequence[str],
+        embeddings: np.ndarray | None = None,
+        *,
+        model: PassageTagger | None = None,
+        evidence: bool = True,
+        use_reviews: bool = True,
+    ) -> list[TagPrediction]:
+        if not texts:
+            return []
+        model = model or self.model()
+        if embeddings is None:
+            from index.embeddings import encode
+
+            embeddings = encode(list(texts), threads=self.threads)
+        P = model.predict_proba([TagInput(t, embeddings[i]) for i, t in enumerate(texts)])
+        D = model.decide(P)
+        reviews = self.dd.store.reviewed_for(text_key(t) for t in texts) if use_reviews else {}
+        axis_of = {lab.slug: lab.axis for lab in all_labels()}
+        out = []
+        for i, text in enumerate(texts):
+            chosen = {"a4p": [], "pillars": []}  # type: dict[str, list[str]]
+            order = np.argsort(-P[i])
+            for j in order:
+                if D[i, j]:
+                    label = model.labels_[j]
+                    chosen[axis_of[label]].append(label)
+            scores = {model.labels_[j]: round(float(P[i, j]), 4) for j in range(len(model.labels_))}
+            reviewed_axes = []
+            for axis, labels in reviews.get(text_key(text), {}).items():
+                chosen[axis] = list(labels)
+                reviewed_axes.append(axis)
+            ev = (
+                {lab: model.evidence(text, lab) for lab in chosen["a4p"] + chosen["pillars"]}
+                if evidence
+                else {}
+            )
+            out.append(TagPrediction(chosen["a4p"], chosen["pillars"], scores, ev, reviewed_axes))
+        return out

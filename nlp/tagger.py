@@ -1,0 +1,204 @@
+"""The passage tagger: a scikit-learn estimator over text (and optionally embedding) features.
+
+For each label, a logistic regression over TF-IDF word 1-2-grams and character 3-5-grams gives
+one probability. When embeddings are given, a second logistic regression over them gives
+another, and the two are averaged with weight `embedding_weight`. Per-label thresholds are chosen
+on out-of-fold predictions (maximising F1) and never set below `min_threshold`, so that an
+uncertain label is left off rather than guessed.
+
+Labels may be partially known: `Y` holds 1 (applies), 0 (does not apply) or -1 (not reviewed on
+that label's axis); each label learns only from the rows where it is known.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.model_selection import StratifiedKFold
+
+from errors import TaggerError
+
+SENTENCE_RE = re.compile(r"(?<=[.!?;])\s+(?=[A-Z(\"'0-9])")
+MIN_POSITIVES = 3
+
+
+@dataclass(frozen=True)
+class TagInput:
+    """One passage to tag: its text and, when available, its normalised embedding."""
+
+    text: str
+    embedding: np.ndarray | None = None
+
+
+def split_sentences(text: str) -> list[str]:
+    return [s for s in SENTENCE_RE.split(" ".join(text.split())) if len(s.split()) >= 3] or [text]
+
+
+class PassageTagger(ClassifierMixin, BaseEstimator):
+    """Multi-label tagger. `fit(X, Y)` with X a sequence of `TagInput`, Y of shape
+    (n_samples, n_labels) in {1, 0, -1}; `predict_proba` and `predict` return (n, n_labels)."""
+
+    def __init__(
+        self,
+        labels: Sequence[str] = (),
+        C_text: float = 10.0,
+        C_embedding: float = 1.0,
+        embedding_weight: float = 0.3,
+        char_ngrams: bool = False,
+        min_threshold: float = 0.35,
+        cv_folds: int = 5,
+        random_state: int = 0,
+    ) -> None:
+        self.labels = labels
+        self.C_text = C_text
+        self.C_embedding = C_embedding
+        self.embedding_weight = embedding_weight
+        self.char_ngrams = char_ngrams
+        self.min_threshold = min_threshold
+        self.cv_folds = cv_folds
+        self.random_state = random_state
+
+    # -- features -------------------------------------------------------------------------
+    def _text_features(self, texts: Sequence[str], fit: bool = False) -> Any:
+        import scipy.sparse as sp
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        if fit:
+            self.word_vectorizer_ = TfidfVectorizer(
+                ngram_range=(1, 2),
+                sublinear_tf=True,
+                min_df=1,
+                stop_words="english",
+                max_features=200_000,
+            )
+            self.char_vectorizer_ = TfidfVectorizer(
+                analyzer="char_wb",
+                ngram_range=(3, 5),
+                sublinear_tf=True,
+                min_df=2,
+                max_features=100_000,
+            )
+            words = self.word_vectorizer_.fit_transform(texts)
+            if not self.char_ngrams:
+                return words
+            chars = self.char_vectorizer_.fit_transform(texts)
+        else:
+            words = self.word_vectorizer_.transform(texts)
+            if not self.char_ngrams:
+                return words
+            chars = self.char_vectorizer_.transform(texts)
+        return sp.hstack([words, chars]).tocsr()
+
+    @staticmethod
+    def _embeddings(X: Sequence[TagInput]) -> np.ndarray | None:
+        if not X or any(x.embedding is None for x in X):
+            return None
+        return np.vstack([np.asarray(x.embedding, dtype=np.float32) for x in X])
+
+    def _new_lr(self, C: float) -> Any:
+        from sklearn.linear_model import LogisticRegression
+
+        # liblinear: the same L2 logistic loss, several times faster on small sparse problems.
+        return LogisticRegression(C=C, class_weight="balanced", solver="liblinear", max_iter=3000)
+
+    # -- fitting --------------------------------------------------------------------------
+    def fit(self, X: Sequence[TagInput], Y: np.ndarray) -> PassageTagger:
+        Y = np.asarray(Y)
+        if not self.labels or Y.ndim != 2 or Y.shape != (len(X), len(self.labels)):
+            raise TaggerError("Y must have one column per label and one row per passage")
+        if len(X) == 0:
+            raise TaggerError("no training data available: review some passages first")
+        self.labels_ = tuple(self.labels)
+        texts = [x.text for x in X]
+        T = self._text_features(texts, fit=True)
+        E = self._embeddings(X)
+        self.uses_embeddings_ = E is not None and self.embedding_weight > 0
+        self.text_models_: dict[str, Any] = {}
+        self.embedding_models_: dict[str, Any] = {}
+        self.thresholds_: dict[str, float] = {}
+        self.untrained_: list[str] = []
+        for j, label in enumerate(self.labels_):
+            known = Y[:, j] >= 0
+            y = Y[known, j].astype(int)
+            if y.sum() < MIN_POSITIVES or (len(y) - y.sum()) < MIN_POSITIVES:
+                self.untrained_.append(label)
+                continue
+            rows = np.flatnonzero(known)
+            oof = self._out_of_fold(T[rows], None if E is None else E[rows], y)
+            self.thresholds_[label] = _best_threshold(oof, y, self.min_threshold)
+            self.text_models_[label] = self._new_lr(self.C_text).fit(T[rows], y)
+            if self.uses_embeddings_ and E is not None:
+                self.embedding_models_[label] = self._new_lr(self.C_embedding).fit(E[rows], y)
+        self.n_train_ = len(X)
+        return self
+
+    def _out_of_fold(self, T: Any, E: np.ndarray | None, y: np.ndarray) -> np.ndarray:
+        folds = min(self.cv_folds, int(y.sum()), int(len(y) - y.sum()))
+        oof = np.zeros(len(y))
+        skf = StratifiedKFold(n_splits=max(2, folds), shuffle=True, random_state=self.random_state)
+        for tr, te in skf.split(np.zeros(len(y)), y):
+            p = self._new_lr(self.C_text).fit(T[tr], y[tr]).predict_proba(T[te])[:, 1]
+            if E is not None and self.embedding_weight > 0:
+                pe = self._new_lr(self.C_embedding).fit(E[tr], y[tr]).predict_proba(E[te])[:, 1]
+                p = (1 - self.embedding_weight) * p + self.embedding_weight * pe
+            oof[te] = p
+        return oof
+
+    # -- prediction -----------------------------------------------------------------------
+    def predict_proba(self, X: Sequence[TagInput]) -> np.ndarray:
+        self._check_fitted()
+        T = self._text_features([x.text for x in X])
+        E = self._embeddings(X) if self.uses_embeddings_ else None
+        P = np.zeros((len(X), len(self.labels_)))
+        for j, label in enumerate(self.labels_):
+            model = self.text_models_.get(label)
+            if model is None:
+                continue
+            p = model.predict_proba(T)[:, 1]
+            emb_model = self.embedding_models_.get(label)
+            if E is not None and emb_model is not None:
+                pe = emb_model.predict_proba(E)[:, 1]
+                p = (1 - self.embedding_weight) * p + self.embedding_weight * pe
+            P[:, j] = p
+        return P
+
+    def predict(self, X: Sequence[TagInput]) -> np.ndarray:
+        return self.decide(self.predict_proba(X))
+
+    def decide(self, P: np.ndarray) -> np.ndarray:
+        """Binary decisions from probabilities with the per-label thresholds."""
+        th = np.array([self.thresholds_.get(label, np.inf) for label in self.labels_])
+        return (th <= P).astype(int)
+
+    def evidence(self, text: str, label: str) -> str:
+        """The sentence of `text` that the label's text model scores highest."""
+        self._check_fitted()
+        model = self.text_models_.get(label)
+        sentences = split_sentences(text)
+        if model is None or len(sentences) == 1:
+            return sentences[0]
+        scores = model.decision_function(self._text_features(sentences))
+        return sentences[int(np.argmax(scores))]
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "labels_"):
+            raise TaggerError("the tagger is not trained yet")
+
+
+def _best_threshold(p: np.ndarray, y: np.ndarray, floor: float) -> float:
+    """The threshold maximising F1 on out-of-fold probabilities, never below `floor`."""
+    best_t, best_f = 0.5, -1.0
+    for t in np.linspace(0.05, 0.95, 37):
+        pred = p >= t
+        tp = float(np.sum(pred & (y == 1)))
+        fp = float(np.sum(pred & (y == 0)))
+        fn = float(np.sum(~pred & (y == 1)))
+        f = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
+        if f > best_f:
+            best_t, best_f = float(t), f
+    return max(best_t, floor)

@@ -1,0 +1,213 @@
+"""The tagger: scikit-learn contract, partial labels, thresholds, evidence; and the data
+folder's tagging service: cold start, reviewed labels overriding at once, retraining by hash."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+import cli
+from errors import TaggerError
+from index.datadir import DataDir
+from index.tagging import TAGGER_DIR, Tagging
+from nlp.labels import slugs
+from nlp.tag_metrics import score_tags
+from nlp.tagger import PassageTagger, TagInput
+from nlp.training_data import (
+    LabelledText,
+    cold_start_set,
+    fingerprint,
+    label_matrix,
+    parse_labelled,
+)
+
+ELECTION = "The mission supported the electoral commission with voter registration and ballots."
+GENDER = "Women's participation in the peace talks grew as the gender adviser trained mediators."
+
+
+def toy_data() -> tuple[list[TagInput], np.ndarray]:
+    texts, rows = [], []
+    for i in range(12):
+        texts.append(f"Voter registration and election day logistics in district {i}. Ballots.")
+        rows.append([1, 0])
+        texts.append(f"Women's participation and gender parity in the police, case {i}.")
+        rows.append([0, 1])
+        texts.append(f"Road repairs and fuel deliveries to the logistics base {i}.")
+        rows.append([0, 0])
+    return [TagInput(t) for t in texts], np.array(rows)
+
+
+def test_estimator_contract() -> None:
+    tagger = PassageTagger(labels=("politics", "wps"), C_text=5.0)
+    assert clone(tagger).get_params()["C_text"] == 5.0
+    X, Y = toy_data()
+    assert tagger.fit(X, Y) is tagger
+    learned = [k for k in vars(tagger) if k.endswith("_") and not k.startswith("_")]
+    assert {"labels_", "thresholds_", "text_models_"} <= set(learned)
+    P = tagger.predict_proba([TagInput(ELECTION), TagInput(GENDER)])
+    assert P.shape == (2, 2) and ((P >= 0) & (P <= 1)).all()
+    assert tagger.predict([TagInput(ELECTION), TagInput(GENDER)]).tolist() == [[1, 0], [0, 1]]
+    assert all(t >= tagger.min_threshold for t in tagger.thresholds_.values())
+
+
+def test_unreviewed_labels_are_not_learned_as_negatives() -> None:
+    X, Y = toy_data()
+    Y = Y.copy()
+    Y[:, 1] = -1  # nobody reviewed 'wps'
+    tagger = PassageTagger(labels=("politics", "wps")).fit(X, Y)
+    assert "wps" in tagger.untrained_
+    assert tagger.predict([TagInput(GENDER)])[0, 1] == 0  # never guessed
+
+
+def test_no_data_is_a_clear_error() -> None:
+    with pytest.raises(TaggerError, match="no training data"):
+        PassageTagger(labels=("politics",)).fit([], np.zeros((0, 1)))
+    with pytest.raises(TaggerError, match="not trained"):
+        PassageTagger(labels=("politics",)).predict([TagInput("x")])
+
+
+def test_evidence_is_the_sentence_that_carries_the_label() -> None:
+    X, Y = toy_data()
+    tagger = PassageTagger(labels=("politics", "wps")).fit(X, Y)
+    text = f"The convoy reached the base on Tuesday after long delays. {GENDER} Fuel was short."
+    assert tagger.evidence(text, "wps") == GENDER
+
+
+def test_labelled_lines_distinguish_unreviewed_from_none() -> None:
+    item = parse_labelled({"text": "x", "a4p": []})
+    assert item.a4p == () and item.pillars is None
+    assert label_matrix([item], ["politics", "planning"]) == [[0, -1]]
+    with pytest.raises(ValueError, match="unknown a4p"):
+        parse_labelled({"text": "x", "a4p": ["elections"]})
+    a = [LabelledText("A text", ("politics",), None)]
+    b = [LabelledText("a  TEXT", ("politics",), None)]
+    assert fingerprint(a) == fingerprint(b)
+    assert fingerprint(a) != fingerprint([LabelledText("A text", ("wps",), None)])
+
+
+def test_cold_start_set_uses_only_owned_data() -> None:
+    items = cold_start_set()
+    sources = {x.source.split(":")[0] for x in items}
+    assert sources <= {"definition", "a4p_core.jsonl", "a4p_ops.jsonl", "corpus"}
+    for label in slugs():
+        assert sum(label in (x.a4p or ()) + (x.pillars or ()) for x in items) >= 10, label
+
+
+def test_scores_only_count_reviewed_axes() -> None:
+    gold = [LabelledText("a", ("politics",), None), LabelledText("b", (), ("training",))]
+    result = score_tags(gold, [(["politics"], ["planning"]), (["wps"], ["training"])])
+    labels = result["labels"]
+    assert isinstance(labels, dict)
+    assert labels["politics"]["f1"] == 1.0 and labels["training"]["f1"] == 1.0
+    assert "planning" not in labels  # not in the gold file
+
+
+def test_ingest_tags_passages_and_search_shows_them(
+    demo_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        cli.main(
+            ["search", "SHIRBRIG rapid reaction lessons", "--json", "--data-dir", str(demo_dir)]
+        )
+        == 0
+    )
+    hits = json.loads(capsys.readouterr().out)
+    assert any(h["a4p"] for h in hits)
+    manifest = json.loads((demo_dir / TAGGER_DIR / "manifest.json").read_text())
+    assert manifest["labels"] == list(slugs()) and manifest["reviewed_examples"] == 0
+    assert manifest["training_hash"] and manifest["libraries"]["scikit-learn"]
+
+
+def test_tag_command_prints_one_line_per_input(
+    demo_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        json.dumps({"id": "e", "text": ELECTION})
+        + "\n"
+        + json.dumps({"id": 7, "text": GENDER})
+        + "\n"
+    )
+    assert cli.main(["tag", "--jsonl", str(src), "--data-dir", str(demo_dir)]) == 0
+    lines = [json.loads(x) for x in capsys.readouterr().out.splitlines()]
+    assert [x["id"] for x in lines] == ["e", 7]
+    assert set(lines[0]) == {"id", "a4p", "pillars", "scores", "evidence"}
+    assert set(lines[0]["scores"]) == set(slugs())
+    assert "politics" in lines[0]["a4p"] and "wps" in lines[1]["a4p"]
+    for line in lines:
+        assert set(line["evidence"]) == set(line["a4p"] + line["pillars"])
+
+
+def test_reviewed_labels_override_at_once_and_retrain_by_hash(
+    demo_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "data"
+    import shutil
+
+    shutil.copytree(demo_dir, data)
+    with DataDir(data) as dd:
+        row = dd.store.conn.execute(
+            "SELECT p.id, p.text FROM passages p JOIN documents d ON d.id = p.doc_id "
+            "WHERE d.file_name LIKE '%shirbrig%' ORDER BY p.id LIMIT 1"
+        ).fetchone()
+    labels = tmp_path / "reviewed.jsonl"
+    labels.write_text(json.dumps({"text": row["text"], "a4p": ["conduct"], "pillars": []}) + "\n")
+
+    assert cli.main(["train", "--labels", str(labels), "--data-dir", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "1 added" in out and "retrained" in out
+    with DataDir(data) as dd:
+        tags = dd.store.tags_for([row["id"]])[row["id"]]
+        assert tags["a4p"] == ["conduct"] and tags["pillars"] == []
+        pred = Tagging(dd).predict([row["text"]])[0]
+        assert pred.a4p == ["conduct"] and set(pred.reviewed) == {"a4p", "pillars"}
+
+    assert cli.main(["train", "--data-dir", str(data)]) == 0
+    assert "model unchanged" in capsys.readouterr().out
+
+    labels.write_text(json.dumps({"text": row["text"], "a4p": ["partnerships"]}) + "\n")
+    assert cli.main(["train", "--labels", str(labels), "--data-dir", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "1 changed" in out and "retrained" in out
+    with DataDir(data) as dd:
+        assert dd.store.tags_for([row["id"]])[row["id"]]["a4p"] == ["partnerships"]
+
+
+def test_incompatible_model_is_rebuilt_not_loaded(demo_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(demo_dir, data)
+    manifest = data / TAGGER_DIR / "manifest.json"
+    m = json.loads(manifest.read_text())
+    m["format_version"] = 999
+    manifest.write_text(json.dumps(m))
+    (data / TAGGER_DIR / "model.joblib").write_bytes(b"not a model")
+    with DataDir(data, write=True) as dd:
+        assert Tagging(dd).predict([ELECTION])[0].a4p
+    assert json.loads(manifest.read_text())["format_version"] != 999
+
+
+def test_eval_tags_reports_per_label_and_macro(
+    demo_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(
+        "\n".join(
+            json.dumps(x)
+            for x in [
+                {"text": ELECTION, "a4p": ["politics"]},
+                {"text": GENDER, "a4p": ["wps"], "pillars": ["training"]},
+            ]
+        )
+        + "\n"
+    )
+    assert cli.main(["eval-tags", "--gold", str(gold), "--json", "--data-dir", str(demo_dir)]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["labels"]) == {"politics", "wps", "training"}
+    assert {"precision", "recall", "f1", "support"} <= set(result["labels"]["wps"])
+    assert 0 <= result["macro_f1"] <= 1 and result["examples"] == 2
