@@ -68,6 +68,9 @@ def _sklearn_version() -> str:
 
 _lock = threading.Lock()
 _cache: dict[str, tuple[str, PassageTagger]] = {}
+# Training-text embeddings already computed in this process (the cold-start set is the same
+# for every data folder), so a new folder's first model costs a fit, not an encoding pass.
+_embedding_memo: dict[str, np.ndarray] = {}
 
 
 class Tagging:
@@ -121,7 +124,7 @@ class Tagging:
         """Embeddings of the training texts; those of earlier trainings are reused."""
         from index.embeddings import DIMENSION, encode
 
-        cache: dict[str, np.ndarray] = {}
+        cache: dict[str, np.ndarray] = dict(_embedding_memo)
         try:
             with np.load(self.folder / "train_embeddings.npz") as npz:
                 cache = dict(zip(npz["keys"].tolist(), npz["vectors"], strict=True))
@@ -134,6 +137,7 @@ class Tagging:
             for row, i in enumerate(missing):
                 cache[keys[i]] = fresh[row]
         self._embedding_cache = {k: cache[k] for k in keys}
+        _embedding_memo.update(self._embedding_cache)
         if not keys:
             return np.zeros((0, DIMENSION), dtype=np.float32)
         return np.vstack([cache[k] for k in keys])

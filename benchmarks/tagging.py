@@ -1,0 +1,240 @@
+"""Tagging quality: our tagger against keyword rules, zero-shot and TF-IDF + logistic regression.
+
+Run: python benchmarks/tagging.py [--quick]   (needs ../shared; writes benchmarks/out/tagging.json)
+
+1. Out of the box on ../shared/realdocs/paragraphs.jsonl (PACT codes mapped to politics, wps,
+   protection, peacebuilding): every system trained only on data this project owns (label
+   definitions, seed passages, the labelled demo corpus); thresholds tuned on that data.
+2. After training, split by mission: leave one mission group out (Haiti, UNMIK, UNTAC, UNMIBH,
+   ONUSAL, the rest); train on the other groups' paragraphs (ours: on top of the cold-start set),
+   predict the held-out group; macro-F1 over the pooled held-out predictions.
+3. Learning curve: macro-F1 after 25, 50, 100, 200, 400 and all reviewed paragraphs.
+4. The other labels: 5-fold cross-validation over the 40 demo-corpus documents (document tags
+   derived from passage tags, scored against corpus/labels.csv), for all 12 labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+warnings.filterwarnings("ignore")
+
+from index.embeddings import encode  # noqa: E402
+from nlp.labels import all_labels, slugs  # noqa: E402
+from nlp.tagger import PassageTagger, TagInput, _best_threshold  # noqa: E402
+from nlp.training_data import (  # noqa: E402
+    LabelledText,
+    cold_start_set,
+    corpus_documents,
+    label_matrix,
+    text_key,
+)
+
+PACT = ROOT.parent / "shared" / "realdocs" / "paragraphs.jsonl"
+OUT = ROOT / "benchmarks" / "out"
+FOUR = ["politics", "wps", "protection", "peacebuilding"]
+GROUPS = {"MINUSTAH": "Haiti", "MINUJUSTH": "Haiti", "UNMIK": "UNMIK", "UNTAC": "UNTAC",
+          "UNMIBH": "UNMIBH", "ONUSAL": "ONUSAL"}
+
+# The keyword baseline: fixed lists written from the label definitions, never tuned.
+KEYWORDS = {
+    "politics": ["election", "electoral", "voter", "ballot", "political part", "parliament",
+                 "constitution", "peace agreement", "peace accord", "ceasefire", "cease-fire",
+                 "political dialogue", "national reconciliation", "mediation", "power-sharing",
+                 "power sharing", "political process", "good offices"],
+    "wps": ["women", "gender", "sexual violence", "gender-based", "sgbv", "girls", "female"],
+    "protection": ["human rights", "protection of civilians", "displaced", "refugee", "returnee",
+                   "child protection", "children", "civilians"],
+    "peacebuilding": ["disarmament", "demobiliz", "demobilis", "reintegration", "weapons",
+                      "police", "justice", "judicial", "court", "prison", "rule of law",
+                      "security sector", "state authority", "public administration",
+                      "economic recovery", "reconciliation", "civil society", "reform"],
+}
+
+_emb: dict[str, np.ndarray] = {}
+
+
+def embed(texts: list[str]) -> np.ndarray:
+    missing = [t for t in dict.fromkeys(texts) if text_key(t) not in _emb]
+    if missing:
+        for t, v in zip(missing, encode(missing), strict=True):
+            _emb[text_key(t)] = v
+    return np.vstack([_emb[text_key(t)] for t in texts])
+
+
+def macro(Y: np.ndarray, P: np.ndarray) -> tuple[float, list[float]]:
+    f1s = []
+    for j in range(Y.shape[1]):
+        tp = int(np.sum((P[:, j] == 1) & (Y[:, j] == 1)))
+        fp = int(np.sum((P[:, j] == 1) & (Y[:, j] == 0)))
+        fn = int(np.sum((P[:, j] == 0) & (Y[:, j] == 1)))
+        f1s.append(2 * tp / (2 * tp + fp + fn) if tp else 0.0)
+    return float(np.mean(f1s)), f1s
+
+
+def keyword_rules(texts: list[str]) -> np.ndarray:
+    low = [t.lower() for t in texts]
+    return np.array([[int(any(k in t for k in KEYWORDS[lab])) for lab in FOUR] for t in low])
+
+
+def zero_shot(train_E: np.ndarray, train_Y: np.ndarray, test_E: np.ndarray) -> np.ndarray:
+    desc = {lab.slug: lab.description for lab in all_labels()}
+    D = embed([desc[lab] for lab in FOUR])
+    th = [_best_threshold(train_E @ D[j], train_Y[:, j], 0.0) for j in range(len(FOUR))]
+    return (test_E @ D.T >= np.array(th)).astype(int)
+
+
+def tfidf_lr(train_texts: list[str], train_Y: np.ndarray, test_texts: list[str]) -> np.ndarray:
+    """Word 1-2-gram TF-IDF and a balanced logistic regression per label, thresholds tuned by
+    5-fold cross-validation on the training part."""
+    model = PassageTagger(labels=FOUR, embedding_weight=0.0, min_threshold=0.0)
+    model.fit([TagInput(t) for t in train_texts], train_Y)
+    return model.predict([TagInput(t) for t in test_texts])
+
+
+def ours(train: list[LabelledText], test_texts: list[str], test_E: np.ndarray) -> np.ndarray:
+    labels = list(slugs())
+    E = embed([x.text for x in train])
+    model = PassageTagger(labels=labels).fit(
+        [TagInput(x.text, E[i]) for i, x in enumerate(train)], np.array(label_matrix(train, labels))
+    )
+    P = model.predict([TagInput(t, test_E[i]) for i, t in enumerate(test_texts)])
+    return P[:, [labels.index(lab) for lab in FOUR]]
+
+
+def report(name: str, Y: np.ndarray, P: np.ndarray, results: dict[str, object]) -> None:
+    m, f1s = macro(Y, P)
+    results[name] = {"macro_f1": round(m, 3), **{lab: round(f, 3) for lab, f in zip(FOUR, f1s, strict=True)}}
+    print(f"  {name:<34} macro-F1 {m:.3f}  " + "  ".join(
+        f"{lab} {f:.3f}" for lab, f in zip(FOUR, f1s, strict=True)), flush=True)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="skip the learning curve")
+    args = ap.parse_args()
+    if not PACT.exists():
+        sys.exit("../shared/realdocs/paragraphs.jsonl is not present")
+    start = time.perf_counter()
+    rows = [json.loads(line) for line in PACT.open(encoding="utf-8")]
+    texts = [r["text"] for r in rows]
+    Y = np.array([[int(lab in r["a4p"]) for lab in FOUR] for r in rows])
+    groups = np.array([GROUPS.get(r["mission"], "other") for r in rows])
+    E = embed(texts)
+    cold = cold_start_set()
+    cold_texts = [x.text for x in cold]
+    cold_Y = np.array(label_matrix(cold, FOUR))
+    cold_E = embed(cold_texts)
+    known = (cold_Y >= 0).all(axis=1)
+    results: dict[str, object] = {}
+
+    print("1. Out of the box (trained only on data this project owns), all 1,909 paragraphs")
+    r1: dict[str, object] = {}
+    report("keyword rules", Y, keyword_rules(texts), r1)
+    report("zero-shot (thresholds on own data)", Y,
+           zero_shot(cold_E[known], cold_Y[known], E), r1)
+    report("TF-IDF + LR (own data)", Y, tfidf_lr(
+        [t for t, k in zip(cold_texts, known, strict=True) if k], cold_Y[known], texts), r1)
+    report("ours (cold start)", Y, ours(cold, texts, E), r1)
+    results["out_of_the_box"] = r1
+
+    print("2. After training, leave one mission group out (pooled held-out predictions)")
+    preds = {k: np.zeros_like(Y) for k in ("keyword rules", "zero-shot", "TF-IDF + LR", "ours")}
+    for g in sorted(set(groups)):
+        te, tr = np.flatnonzero(groups == g), np.flatnonzero(groups != g)
+        preds["keyword rules"][te] = keyword_rules([texts[i] for i in te])
+        preds["zero-shot"][te] = zero_shot(E[tr], Y[tr], E[te])
+        preds["TF-IDF + LR"][te] = tfidf_lr([texts[i] for i in tr], Y[tr], [texts[i] for i in te])
+        reviewed = [LabelledText(texts[i], tuple(rows[i]["a4p"]), None, "pact") for i in tr]
+        preds["ours"][te] = ours(cold + reviewed, [texts[i] for i in te], E[te])
+    r2: dict[str, object] = {}
+    for name, P in preds.items():
+        report(name, Y, P, r2)
+    results["held_out_missions"] = r2
+
+    if not args.quick:
+        print("3. Learning curve: reviewed paragraphs of the other missions added to cold start")
+        curve: dict[str, float] = {}
+        for n in (25, 50, 100, 200, 400, None):
+            P = np.zeros_like(Y)
+            for g in sorted(set(groups)):
+                te, tr = np.flatnonzero(groups == g), list(np.flatnonzero(groups != g))
+                pick = tr if n is None else random.Random(0).sample(tr, min(n, len(tr)))
+                reviewed = [LabelledText(texts[i], tuple(rows[i]["a4p"]), None) for i in pick]
+                P[te] = ours(cold + reviewed, [texts[i] for i in te], E[te])
+            m, _ = macro(Y, P)
+            curve["all" if n is None else str(n)] = round(m, 3)
+            print(f"  {'all' if n is None else n:>5} reviewed: macro-F1 {m:.3f}", flush=True)
+        results["learning_curve"] = curve
+
+    print("4. Demo corpus, 5-fold CV over documents, document tags for all 12 labels")
+    results["corpus_cv"] = corpus_cv()
+    results["seconds"] = round(time.perf_counter() - start, 1)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "tagging.json").write_text(json.dumps(results, indent=2))
+
+
+def corpus_cv() -> dict[str, object]:
+    """Train without the held-out documents; tag their passages; derive document tags."""
+    from index.datadir import DataDir
+    from nlp.tag_metrics import score_tags
+
+    docs = corpus_documents()
+    data = ROOT / "data"
+    if not (data / "lessons.db").exists():
+        sys.exit("build the demo data folder first: make demo")
+    with DataDir(data) as dd:
+        rows = dd.store.conn.execute(
+            "SELECT d.file_name, p.text FROM passages p JOIN documents d ON d.id = p.doc_id"
+        ).fetchall()
+    passages: dict[str, list[str]] = {}
+    for r in rows:
+        passages.setdefault(r[0].removesuffix(".pdf"), []).append(r[1])
+    labels = list(slugs())
+    order = [d.source.removeprefix("corpus:") for d in docs]
+    random.Random(0).shuffle(order)
+    folds = [order[i::5] for i in range(5)]
+    rules = {"any passage": [], "share >= 0.2": [], "share >= 0.34": []}  # type: dict[str, list]
+    gold: list[LabelledText] = []
+    for fold in folds:
+        train = cold_start_set(exclude_corpus=fold)
+        E = embed([x.text for x in train])
+        model = PassageTagger(labels=labels).fit(
+            [TagInput(x.text, E[i]) for i, x in enumerate(train)],
+            np.array(label_matrix(train, labels)),
+        )
+        for stem in fold:
+            texts = passages.get(stem, [])
+            D = model.predict([TagInput(t, v) for t, v in zip(texts, embed(texts), strict=True)])
+            share = D.mean(axis=0) if len(texts) else np.zeros(len(labels))
+            for rule, cut in (("any passage", 1e-9), ("share >= 0.2", 0.2), ("share >= 0.34", 0.34)):
+                chosen = [lab for j, lab in enumerate(labels) if share[j] >= cut]
+                rules[rule].append((
+                    [lab for lab in chosen if lab in slugs("a4p")],
+                    [lab for lab in chosen if lab in slugs("pillars")],
+                ))
+            gold.append(next(d for d in docs if d.source == f"corpus:{stem}"))
+    out: dict[str, object] = {}
+    for rule, pred in rules.items():
+        scored = score_tags(gold, pred)
+        out[rule] = scored
+        print(f"  document tag = {rule:<14} macro-F1 {scored['macro_f1']:.3f}  "
+              f"micro-F1 {scored['micro_f1']:.3f}", flush=True)
+    best = max(rules, key=lambda r: out[r]["macro_f1"])  # type: ignore[index]
+    print(f"  per label ({best}): " + ", ".join(
+        f"{lab} {m['f1']:.2f}" for lab, m in out[best]["labels"].items()))  # type: ignore[index]
+    return out
+
+
+if __name__ == "__main__":
+    main()
