@@ -43,22 +43,68 @@ from nlp.training_data import (  # noqa: E402
 PACT = ROOT.parent / "shared" / "realdocs" / "paragraphs.jsonl"
 OUT = ROOT / "benchmarks" / "out"
 FOUR = ["politics", "wps", "protection", "peacebuilding"]
-GROUPS = {"MINUSTAH": "Haiti", "MINUJUSTH": "Haiti", "UNMIK": "UNMIK", "UNTAC": "UNTAC",
-          "UNMIBH": "UNMIBH", "ONUSAL": "ONUSAL"}
+GROUPS = {
+    "MINUSTAH": "Haiti",
+    "MINUJUSTH": "Haiti",
+    "UNMIK": "UNMIK",
+    "UNTAC": "UNTAC",
+    "UNMIBH": "UNMIBH",
+    "ONUSAL": "ONUSAL",
+}
 
 # The keyword baseline: fixed lists written from the label definitions, never tuned.
 KEYWORDS = {
-    "politics": ["election", "electoral", "voter", "ballot", "political part", "parliament",
-                 "constitution", "peace agreement", "peace accord", "ceasefire", "cease-fire",
-                 "political dialogue", "national reconciliation", "mediation", "power-sharing",
-                 "power sharing", "political process", "good offices"],
+    "politics": [
+        "election",
+        "electoral",
+        "voter",
+        "ballot",
+        "political part",
+        "parliament",
+        "constitution",
+        "peace agreement",
+        "peace accord",
+        "ceasefire",
+        "cease-fire",
+        "political dialogue",
+        "national reconciliation",
+        "mediation",
+        "power-sharing",
+        "power sharing",
+        "political process",
+        "good offices",
+    ],
     "wps": ["women", "gender", "sexual violence", "gender-based", "sgbv", "girls", "female"],
-    "protection": ["human rights", "protection of civilians", "displaced", "refugee", "returnee",
-                   "child protection", "children", "civilians"],
-    "peacebuilding": ["disarmament", "demobiliz", "demobilis", "reintegration", "weapons",
-                      "police", "justice", "judicial", "court", "prison", "rule of law",
-                      "security sector", "state authority", "public administration",
-                      "economic recovery", "reconciliation", "civil society", "reform"],
+    "protection": [
+        "human rights",
+        "protection of civilians",
+        "displaced",
+        "refugee",
+        "returnee",
+        "child protection",
+        "children",
+        "civilians",
+    ],
+    "peacebuilding": [
+        "disarmament",
+        "demobiliz",
+        "demobilis",
+        "reintegration",
+        "weapons",
+        "police",
+        "justice",
+        "judicial",
+        "court",
+        "prison",
+        "rule of law",
+        "security sector",
+        "state authority",
+        "public administration",
+        "economic recovery",
+        "reconciliation",
+        "civil society",
+        "reform",
+    ],
 }
 
 _emb: dict[str, np.ndarray] = {}
@@ -97,7 +143,7 @@ def zero_shot(train_E: np.ndarray, train_Y: np.ndarray, test_E: np.ndarray) -> n
 def tfidf_lr(train_texts: list[str], train_Y: np.ndarray, test_texts: list[str]) -> np.ndarray:
     """Word 1-2-gram TF-IDF and a balanced logistic regression per label, thresholds tuned by
     5-fold cross-validation on the training part."""
-    model = PassageTagger(labels=FOUR, embedding_weight=0.0, min_threshold=0.0)
+    model = PassageTagger(labels=FOUR, embedding_weight=0.0, cue_weight=0.0, min_threshold=0.0)
     model.fit([TagInput(t) for t in train_texts], train_Y)
     return model.predict([TagInput(t) for t in test_texts])
 
@@ -114,14 +160,20 @@ def ours(train: list[LabelledText], test_texts: list[str], test_E: np.ndarray) -
 
 def report(name: str, Y: np.ndarray, P: np.ndarray, results: dict[str, object]) -> None:
     m, f1s = macro(Y, P)
-    results[name] = {"macro_f1": round(m, 3), **{lab: round(f, 3) for lab, f in zip(FOUR, f1s, strict=True)}}
-    print(f"  {name:<34} macro-F1 {m:.3f}  " + "  ".join(
-        f"{lab} {f:.3f}" for lab, f in zip(FOUR, f1s, strict=True)), flush=True)
+    results[name] = {
+        "macro_f1": round(m, 3),
+        **{lab: round(f, 3) for lab, f in zip(FOUR, f1s, strict=True)},
+    }
+    print(
+        f"  {name:<34} macro-F1 {m:.3f}  "
+        + "  ".join(f"{lab} {f:.3f}" for lab, f in zip(FOUR, f1s, strict=True)),
+        flush=True,
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--quick", action="store_true", help="skip the learning curve")
+    ap.add_argument("--quick", action="store_true", help="skip the learning curve and corpus CV")
     args = ap.parse_args()
     if not PACT.exists():
         sys.exit("../shared/realdocs/paragraphs.jsonl is not present")
@@ -141,10 +193,13 @@ def main() -> None:
     print("1. Out of the box (trained only on data this project owns), all 1,909 paragraphs")
     r1: dict[str, object] = {}
     report("keyword rules", Y, keyword_rules(texts), r1)
-    report("zero-shot (thresholds on own data)", Y,
-           zero_shot(cold_E[known], cold_Y[known], E), r1)
-    report("TF-IDF + LR (own data)", Y, tfidf_lr(
-        [t for t, k in zip(cold_texts, known, strict=True) if k], cold_Y[known], texts), r1)
+    report("zero-shot (thresholds on own data)", Y, zero_shot(cold_E[known], cold_Y[known], E), r1)
+    report(
+        "TF-IDF + LR (own data)",
+        Y,
+        tfidf_lr([t for t, k in zip(cold_texts, known, strict=True) if k], cold_Y[known], texts),
+        r1,
+    )
     report("ours (cold start)", Y, ours(cold, texts, E), r1)
     results["out_of_the_box"] = r1
 
@@ -177,8 +232,9 @@ def main() -> None:
             print(f"  {'all' if n is None else n:>5} reviewed: macro-F1 {m:.3f}", flush=True)
         results["learning_curve"] = curve
 
-    print("4. Demo corpus, 5-fold CV over documents, document tags for all 12 labels")
-    results["corpus_cv"] = corpus_cv()
+    if not args.quick:
+        print("4. Demo corpus, 5-fold CV over documents, document tags for all 12 labels")
+        results["corpus_cv"] = corpus_cv()
     results["seconds"] = round(time.perf_counter() - start, 1)
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "tagging.json").write_text(json.dumps(results, indent=2))
@@ -217,22 +273,33 @@ def corpus_cv() -> dict[str, object]:
             texts = passages.get(stem, [])
             D = model.predict([TagInput(t, v) for t, v in zip(texts, embed(texts), strict=True)])
             share = D.mean(axis=0) if len(texts) else np.zeros(len(labels))
-            for rule, cut in (("any passage", 1e-9), ("share >= 0.2", 0.2), ("share >= 0.34", 0.34)):
+            for rule, cut in (
+                ("any passage", 1e-9),
+                ("share >= 0.2", 0.2),
+                ("share >= 0.34", 0.34),
+            ):
                 chosen = [lab for j, lab in enumerate(labels) if share[j] >= cut]
-                rules[rule].append((
-                    [lab for lab in chosen if lab in slugs("a4p")],
-                    [lab for lab in chosen if lab in slugs("pillars")],
-                ))
+                rules[rule].append(
+                    (
+                        [lab for lab in chosen if lab in slugs("a4p")],
+                        [lab for lab in chosen if lab in slugs("pillars")],
+                    )
+                )
             gold.append(next(d for d in docs if d.source == f"corpus:{stem}"))
     out: dict[str, object] = {}
     for rule, pred in rules.items():
         scored = score_tags(gold, pred)
         out[rule] = scored
-        print(f"  document tag = {rule:<14} macro-F1 {scored['macro_f1']:.3f}  "
-              f"micro-F1 {scored['micro_f1']:.3f}", flush=True)
+        print(
+            f"  document tag = {rule:<14} macro-F1 {scored['macro_f1']:.3f}  "
+            f"micro-F1 {scored['micro_f1']:.3f}",
+            flush=True,
+        )
     best = max(rules, key=lambda r: out[r]["macro_f1"])  # type: ignore[index]
-    print(f"  per label ({best}): " + ", ".join(
-        f"{lab} {m['f1']:.2f}" for lab, m in out[best]["labels"].items()))  # type: ignore[index]
+    print(
+        f"  per label ({best}): "
+        + ", ".join(f"{lab} {m['f1']:.2f}" for lab, m in out[best]["labels"].items())
+    )  # type: ignore[index]
     return out
 
 

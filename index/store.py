@@ -20,6 +20,9 @@ import numpy as np
 from nlp.training_data import LabelledText, text_key
 
 SCHEMA_VERSION = 2
+# A document carries a label when at least this share of its passages do (measured: the
+# demo-corpus cross-validation in benchmarks/tagging.py).
+DOC_TAG_SHARE = 0.2
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -68,6 +71,14 @@ CREATE TABLE IF NOT EXISTS passage_tags (
     label TEXT NOT NULL,
     score REAL NOT NULL,
     PRIMARY KEY (passage_id, axis, label)
+);
+CREATE TABLE IF NOT EXISTS document_reviews (
+    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    axis TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    reviewer TEXT,
+    at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    PRIMARY KEY (doc_id, axis)
 );
 CREATE TABLE IF NOT EXISTS reviewed_labels (
     text_key TEXT NOT NULL,
@@ -508,6 +519,39 @@ class Store:
                 )
                 changed += old != sorted((a, lab) for a, lab, _ in new)
         return changed
+
+    def document_tags(self, doc_id: int, min_share: float = DOC_TAG_SHARE) -> dict[str, list[str]]:
+        """A document's tags: a reviewer's correction of the document where there is one, else
+        each label carried by at least `min_share` of its passages (chosen on the demo corpus:
+        docs/benchmarks.md)."""
+        out: dict[str, list[str]] = {}
+        n = self.conn.execute(
+            "SELECT COUNT(*) FROM passages WHERE doc_id = ?", (doc_id,)
+        ).fetchone()[0]
+        for r in self.conn.execute(
+            "SELECT t.axis, t.label, COUNT(*) FROM passage_tags t JOIN passages p"
+            " ON p.id = t.passage_id WHERE p.doc_id = ? GROUP BY 1, 2 ORDER BY 3 DESC",
+            (doc_id,),
+        ):
+            if n and r[2] / n >= min_share:
+                out.setdefault(r[0], []).append(r[1])
+        for r in self.conn.execute(
+            "SELECT axis, labels FROM document_reviews WHERE doc_id = ?", (doc_id,)
+        ):
+            out[r[0]] = json.loads(r[1])
+        return {"a4p": out.get("a4p", []), "pillars": out.get("pillars", [])}
+
+    def review_document(
+        self, doc_id: int, axis: str, labels: Sequence[str], reviewer: str | None = None
+    ) -> None:
+        """Correct a document's own tags, independently of its passages'."""
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO document_reviews(doc_id, axis, labels, reviewer) VALUES (?,?,?,?)"
+                " ON CONFLICT(doc_id, axis) DO UPDATE SET labels=excluded.labels,"
+                " reviewer=excluded.reviewer, at=excluded.at",
+                (doc_id, axis, json.dumps(sorted(labels)), reviewer),
+            )
 
     def iter_passages(self, batch: int = 512) -> Iterator[list[sqlite3.Row]]:
         last = 0

@@ -12,9 +12,12 @@ that label's axis); each label learns only from the rows where it is known.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,6 +38,26 @@ class TagInput:
     embedding: np.ndarray | None = None
 
 
+CUES_PATH = Path(__file__).parent / "data" / "cues.json"
+
+
+@lru_cache(maxsize=1)
+def _cue_patterns() -> tuple[tuple[str, re.Pattern[str]], ...]:
+    data = json.loads(CUES_PATH.read_text(encoding="utf-8"))
+    return tuple(
+        (label, re.compile(r"\b(?:" + "|".join(re.escape(w) for w in words) + ")", re.I))
+        for label, words in data.items()
+        if not label.startswith("_")
+    )
+
+
+def cue_features(texts: Sequence[str]) -> np.ndarray:
+    """Per label, log(1 + keyword-cue hits): synonyms written from the label definitions pool
+    their evidence into one feature, which generalises from few examples."""
+    pats = _cue_patterns()
+    return np.log1p(np.array([[len(p.findall(t)) for _, p in pats] for t in texts], dtype=float))
+
+
 def split_sentences(text: str) -> list[str]:
     return [s for s in SENTENCE_RE.split(" ".join(text.split())) if len(s.split()) >= 3] or [text]
 
@@ -50,6 +73,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         C_embedding: float = 1.0,
         embedding_weight: float = 0.3,
         char_ngrams: bool = False,
+        cue_weight: float = 1.0,
         min_threshold: float = 0.35,
         cv_folds: int = 5,
         random_state: int = 0,
@@ -59,6 +83,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         self.C_embedding = C_embedding
         self.embedding_weight = embedding_weight
         self.char_ngrams = char_ngrams
+        self.cue_weight = cue_weight
         self.min_threshold = min_threshold
         self.cv_folds = cv_folds
         self.random_state = random_state
@@ -83,16 +108,16 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
                 min_df=2,
                 max_features=100_000,
             )
-            words = self.word_vectorizer_.fit_transform(texts)
-            if not self.char_ngrams:
-                return words
-            chars = self.char_vectorizer_.fit_transform(texts)
+            parts = [self.word_vectorizer_.fit_transform(texts)]
+            if self.char_ngrams:
+                parts.append(self.char_vectorizer_.fit_transform(texts))
         else:
-            words = self.word_vectorizer_.transform(texts)
-            if not self.char_ngrams:
-                return words
-            chars = self.char_vectorizer_.transform(texts)
-        return sp.hstack([words, chars]).tocsr()
+            parts = [self.word_vectorizer_.transform(texts)]
+            if self.char_ngrams:
+                parts.append(self.char_vectorizer_.transform(texts))
+        if self.cue_weight > 0:
+            parts.append(sp.csr_matrix(self.cue_weight * cue_features(texts)))
+        return sp.hstack(parts).tocsr() if len(parts) > 1 else parts[0]
 
     @staticmethod
     def _embeddings(X: Sequence[TagInput]) -> np.ndarray | None:

@@ -211,3 +211,19 @@ def test_eval_tags_reports_per_label_and_macro(
     assert set(result["labels"]) == {"politics", "wps", "training"}
     assert {"precision", "recall", "f1", "support"} <= set(result["labels"]["wps"])
     assert 0 <= result["macro_f1"] <= 1 and result["examples"] == 2
+
+
+def test_document_tags_follow_passages_and_can_be_corrected(demo_dir: Path, tmp_path: Path) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(demo_dir, data)
+    with DataDir(data, write=True) as dd:
+        doc = next(d for d in dd.store.documents() if "shirbrig-standby" in d.file_name)
+        derived = dd.store.document_tags(doc.id)
+        assert derived["a4p"], "a SHIRBRIG brief should carry at least one A4P area"
+        everything = dd.store.document_tags(doc.id, min_share=0.0)
+        assert set(derived["a4p"]) <= set(everything["a4p"])
+        dd.store.review_document(doc.id, "pillars", ["training"], reviewer="reviewer-1")
+        assert dd.store.document_tags(doc.id)["pillars"] == ["training"]
+        assert dd.store.document_tags(doc.id)["a4p"] == derived["a4p"]
