@@ -170,7 +170,14 @@ class Tagging:
         items, reviewed = self._training_set()
         digest = fingerprint(items)
         current = self.manifest()
-        if not force and self._compatible(current) and current.get("training_hash") == digest:
+        compatible = self._compatible(current)
+        if not current:
+            reason = "no model yet"
+        elif not compatible:
+            reason = "the saved model was incompatible with this version"
+        elif current.get("training_hash") != digest:
+            reason = "the reviewed labels changed"
+        elif not force:
             return TrainReport(
                 False,
                 "the reviewed labels have not changed since the last training",
@@ -178,6 +185,8 @@ class Tagging:
                 len(items),
                 len(reviewed),
             )
+        else:
+            reason = "retraining was requested"
         labels = list(slugs())
         X_emb = self._training_embeddings(items)
         X = [TagInput(x.text, X_emb[i]) for i, x in enumerate(items)]
@@ -204,17 +213,6 @@ class Tagging:
         )
         with _lock:
             _cache[str(self.folder)] = (digest, model)
-        reason = (
-            "no model yet"
-            if not current
-            else (
-                "the model was incompatible"
-                if not self._compatible(current) and not force
-                else "the reviewed labels changed"
-                if current.get("training_hash") != digest
-                else "forced"
-            )
-        )
         report = TrainReport(True, reason, digest, len(items), len(reviewed), dict(per_label))
         if retag:
             report.passages_retagged = self.retag_store()
