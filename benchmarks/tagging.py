@@ -149,10 +149,14 @@ def tfidf_lr(train_texts: list[str], train_Y: np.ndarray, test_texts: list[str])
 
 
 def ours(train: list[LabelledText], test_texts: list[str], test_E: np.ndarray) -> np.ndarray:
+    """Thresholds are chosen on folds grouped by mission (seeds, PACT) or document (corpus)."""
     labels = list(slugs())
     E = embed([x.text for x in train])
+    groups = [x.group or "review" for x in train]
     model = PassageTagger(labels=labels).fit(
-        [TagInput(x.text, E[i]) for i, x in enumerate(train)], np.array(label_matrix(train, labels))
+        [TagInput(x.text, E[i]) for i, x in enumerate(train)],
+        np.array(label_matrix(train, labels)),
+        groups=groups,
     )
     P = model.predict([TagInput(t, test_E[i]) for i, t in enumerate(test_texts)])
     return P[:, [labels.index(lab) for lab in FOUR]]
@@ -210,7 +214,10 @@ def main() -> None:
         preds["keyword rules"][te] = keyword_rules([texts[i] for i in te])
         preds["zero-shot"][te] = zero_shot(E[tr], Y[tr], E[te])
         preds["TF-IDF + LR"][te] = tfidf_lr([texts[i] for i in tr], Y[tr], [texts[i] for i in te])
-        reviewed = [LabelledText(texts[i], tuple(rows[i]["a4p"]), None, "pact") for i in tr]
+        reviewed = [
+            LabelledText(texts[i], tuple(rows[i]["a4p"]), None, "pact", rows[i]["mission"])
+            for i in tr
+        ]
         preds["ours"][te] = ours(cold + reviewed, [texts[i] for i in te], E[te])
     r2: dict[str, object] = {}
     for name, P in preds.items():
@@ -225,7 +232,10 @@ def main() -> None:
             for g in sorted(set(groups)):
                 te, tr = np.flatnonzero(groups == g), list(np.flatnonzero(groups != g))
                 pick = tr if n is None else random.Random(0).sample(tr, min(n, len(tr)))
-                reviewed = [LabelledText(texts[i], tuple(rows[i]["a4p"]), None) for i in pick]
+                reviewed = [
+                    LabelledText(texts[i], tuple(rows[i]["a4p"]), None, "pact", rows[i]["mission"])
+                    for i in pick
+                ]
                 P[te] = ours(cold + reviewed, [texts[i] for i in te], E[te])
             m, _ = macro(Y, P)
             curve["all" if n is None else str(n)] = round(m, 3)

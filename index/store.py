@@ -87,6 +87,7 @@ CREATE TABLE IF NOT EXISTS reviewed_labels (
     text TEXT NOT NULL,
     reviewer TEXT,
     source TEXT,
+    grp TEXT,
     at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
     PRIMARY KEY (text_key, axis)
 );
@@ -169,6 +170,10 @@ class Store:
 
     def _migrate(self) -> None:
         """Bring an older store up to SCHEMA_VERSION in one transaction."""
+        review_cols = {r[1] for r in self.conn.execute("PRAGMA table_info(reviewed_labels)")}
+        if "grp" not in review_cols:
+            with self.transaction() as c:
+                c.execute("ALTER TABLE reviewed_labels ADD COLUMN grp TEXT")
         cols = {r[1] for r in self.conn.execute("PRAGMA table_info(passages)")}
         if "text_key" in cols:
             return
@@ -456,10 +461,11 @@ class Store:
                     touched = True
                     c.execute(
                         "INSERT INTO reviewed_labels(text_key, axis, labels, text, reviewer,"
-                        " source) VALUES (?,?,?,?,?,?) ON CONFLICT(text_key, axis) DO UPDATE SET"
-                        " labels=excluded.labels, text=excluded.text, reviewer=excluded.reviewer,"
-                        " source=excluded.source, at=excluded.at",
-                        (key, axis, value, item.text, reviewer, source),
+                        " source, grp) VALUES (?,?,?,?,?,?,?) ON CONFLICT(text_key, axis) DO"
+                        " UPDATE SET labels=excluded.labels, text=excluded.text,"
+                        " reviewer=excluded.reviewer, source=excluded.source, grp=excluded.grp,"
+                        " at=excluded.at",
+                        (key, axis, value, item.text, reviewer, source, item.group or None),
                     )
                     self._override(c, key, axis, sorted(labels))
                 counts["same" if not touched else "changed" if known else "added"] += 1
@@ -477,13 +483,18 @@ class Store:
             )
 
     def reviewed_items(self) -> list[LabelledText]:
-        by_key: dict[str, dict[str, object]] = {}
-        for r in self.conn.execute("SELECT text_key, axis, labels, text FROM reviewed_labels"):
-            entry = by_key.setdefault(r[0], {"text": r[3]})
-            entry[r[1]] = tuple(json.loads(r[2]))
+        """Every reviewed text. Its group (mission or document) keeps related texts in one
+        fold when thresholds are chosen; a text without one is a group of its own."""
+        texts: dict[str, tuple[str, str]] = {}
+        labels: dict[tuple[str, str], tuple[str, ...]] = {}
+        for r in self.conn.execute("SELECT text_key, axis, labels, text, grp FROM reviewed_labels"):
+            texts.setdefault(r[0], (r[3], r[4] or f"review:{r[0]}"))
+            labels[(r[0], r[1])] = tuple(json.loads(r[2]))
         return [
-            LabelledText(str(e["text"]), e.get("a4p"), e.get("pillars"), "review")  # type: ignore[arg-type]
-            for e in by_key.values()
+            LabelledText(
+                text, labels.get((key, "a4p")), labels.get((key, "pillars")), "review", grp
+            )
+            for key, (text, grp) in texts.items()
         ]
 
     def reviewed_for(self, keys: Iterable[str]) -> dict[str, dict[str, list[str]]]:

@@ -191,7 +191,7 @@ class Tagging:
         X_emb = self._training_embeddings(items)
         X = [TagInput(x.text, X_emb[i]) for i, x in enumerate(items)]
         Y = np.array(label_matrix(items, labels))
-        model = PassageTagger(labels=labels).fit(X, Y)
+        model = PassageTagger(labels=labels).fit(X, Y, groups=[x.group or "review" for x in items])
         per_label = Counter(
             lab for x in reviewed for axis in ("a4p", "pillars") for lab in (x.on(axis) or ())
         )

@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from errors import TaggerError
 
@@ -132,7 +132,12 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         return LogisticRegression(C=C, class_weight="balanced", solver="liblinear", max_iter=3000)
 
     # -- fitting --------------------------------------------------------------------------
-    def fit(self, X: Sequence[TagInput], Y: np.ndarray) -> PassageTagger:
+    def fit(
+        self, X: Sequence[TagInput], Y: np.ndarray, groups: Sequence[str] | None = None
+    ) -> PassageTagger:
+        """`groups` (e.g. the mission or document of each passage) keeps each group within one
+        fold when thresholds are chosen, so they are set on text the fold never saw the like
+        of, as new missions will be."""
         Y = np.asarray(Y)
         if not self.labels or Y.ndim != 2 or Y.shape != (len(X), len(self.labels)):
             raise TaggerError("Y must have one column per label and one row per passage")
@@ -154,7 +159,8 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
                 self.untrained_.append(label)
                 continue
             rows = np.flatnonzero(known)
-            oof = self._out_of_fold(T[rows], None if E is None else E[rows], y)
+            g = None if groups is None else np.asarray(groups)[rows]
+            oof = self._out_of_fold(T[rows], None if E is None else E[rows], y, g)
             self.thresholds_[label] = _best_threshold(oof, y, self.min_threshold)
             self.text_models_[label] = self._new_lr(self.C_text).fit(T[rows], y)
             if self.uses_embeddings_ and E is not None:
@@ -162,11 +168,21 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         self.n_train_ = len(X)
         return self
 
-    def _out_of_fold(self, T: Any, E: np.ndarray | None, y: np.ndarray) -> np.ndarray:
-        folds = min(self.cv_folds, int(y.sum()), int(len(y) - y.sum()))
+    def _out_of_fold(
+        self, T: Any, E: np.ndarray | None, y: np.ndarray, groups: np.ndarray | None = None
+    ) -> np.ndarray:
+        folds = max(2, min(self.cv_folds, int(y.sum()), int(len(y) - y.sum())))
         oof = np.zeros(len(y))
-        skf = StratifiedKFold(n_splits=max(2, folds), shuffle=True, random_state=self.random_state)
-        for tr, te in skf.split(np.zeros(len(y)), y):
+        if groups is not None and len(set(groups.tolist())) >= folds:
+            splitter: Any = StratifiedGroupKFold(
+                n_splits=folds, shuffle=True, random_state=self.random_state
+            )
+        else:
+            splitter, groups = (
+                StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state),
+                None,
+            )
+        for tr, te in splitter.split(np.zeros(len(y)), y, groups):
             p = self._new_lr(self.C_text).fit(T[tr], y[tr]).predict_proba(T[te])[:, 1]
             if E is not None and self.embedding_weight > 0:
                 pe = self._new_lr(self.C_embedding).fit(E[tr], y[tr]).predict_proba(E[te])[:, 1]

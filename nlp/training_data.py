@@ -13,7 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from nlp.labels import AXES, all_labels, slugs
@@ -30,6 +30,7 @@ class LabelledText:
     a4p: tuple[str, ...] | None
     pillars: tuple[str, ...] | None
     source: str = ""
+    group: str = ""  # texts of one group (a mission, a document) stay in one fold
 
     def on(self, axis: str) -> tuple[str, ...] | None:
         return self.a4p if axis == "a4p" else self.pillars
@@ -57,17 +58,21 @@ def parse_labelled(row: dict[str, object], source: str = "") -> LabelledText:
         if unknown:
             raise ValueError(f"unknown {axis} label(s) {unknown}; known: {', '.join(slugs(axis))}")
         values[axis] = tuple(dict.fromkeys(str(x) for x in raw))
-    return LabelledText(text, values["a4p"], values["pillars"], source)
+    group = row.get("mission") or row.get("doc") or ""
+    return LabelledText(text, values["a4p"], values["pillars"], source, str(group))
 
 
-def read_jsonl(path: Path) -> list[LabelledText]:
+def read_jsonl(path: Path, group: str | None = None) -> list[LabelledText]:
+    """Labelled lines of a file. Each line's group is `group` when given, else its "mission"
+    or "doc" field, else none (the text is a group of its own)."""
     out = []
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, start=1):
             if not line.strip():
                 continue
             try:
-                out.append(parse_labelled(json.loads(line), f"{path.name}:{n}"))
+                item = parse_labelled(json.loads(line), f"{path.name}:{n}")
+                out.append(replace(item, group=group) if group else item)
             except (ValueError, json.JSONDecodeError) as exc:
                 raise ValueError(f"{path}:{n}: {exc}") from None
     return out
@@ -89,7 +94,9 @@ def definitions() -> list[LabelledText]:
 
 
 def seed_passages() -> list[LabelledText]:
-    return [x for f in sorted(SEEDS_DIR.glob("*.jsonl")) for x in read_jsonl(f)]
+    # One group per seed file: grouping seeds by their (many, small) missions made the
+    # cold-start thresholds worse (docs/benchmarks.md).
+    return [x for f in sorted(SEEDS_DIR.glob("*.jsonl")) for x in read_jsonl(f, f.name)]
 
 
 def corpus_documents(src: Path = CORPUS_SRC) -> list[LabelledText]:

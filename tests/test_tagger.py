@@ -227,3 +227,16 @@ def test_document_tags_follow_passages_and_can_be_corrected(demo_dir: Path, tmp_
         dd.store.review_document(doc.id, "pillars", ["training"], reviewer="reviewer-1")
         assert dd.store.document_tags(doc.id)["pillars"] == ["training"]
         assert dd.store.document_tags(doc.id)["a4p"] == derived["a4p"]
+
+
+def test_reviews_keep_their_mission_as_group_for_threshold_folds(tmp_path: Path) -> None:
+    from index.store import Store
+
+    store = Store(tmp_path / "lessons.db")
+    store.upsert_reviews([
+        parse_labelled({"text": "Police reform in Pristina.", "a4p": [], "mission": "UNMIK"}),
+        parse_labelled({"text": "A gender adviser joined.", "a4p": ["wps"]}),
+    ])
+    groups = sorted(x.group for x in store.reviewed_items())
+    assert groups[0] == "UNMIK" and groups[1].startswith("review:")
+    store.close()
