@@ -48,9 +48,15 @@ def render_hit(hit: Any) -> None:
         meta = " · ".join(x for x in (hit.symbol, hit.date, hit.source, where) if x)
         st.caption(meta)
         st.text(hit.snippet)
-        tags = hit.a4p + hit.pillars
-        if tags:
-            st.caption("Tags: " + ", ".join(tags))
+        if hit.a4p or hit.pillars:
+            from nlp.labels import display_name
+
+            parts = []
+            if hit.a4p:
+                parts.append("A4P: " + ", ".join(display_name(x) for x in hit.a4p))
+            if hit.pillars:
+                parts.append("Pillars: " + ", ".join(display_name(x) for x in hit.pillars))
+            st.caption(" · ".join(parts))
         st.caption(f"relevance {hit.score:.3f}")
 
 

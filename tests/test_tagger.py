@@ -233,10 +233,12 @@ def test_reviews_keep_their_mission_as_group_for_threshold_folds(tmp_path: Path)
     from index.store import Store
 
     store = Store(tmp_path / "lessons.db")
-    store.upsert_reviews([
-        parse_labelled({"text": "Police reform in Pristina.", "a4p": [], "mission": "UNMIK"}),
-        parse_labelled({"text": "A gender adviser joined.", "a4p": ["wps"]}),
-    ])
+    store.upsert_reviews(
+        [
+            parse_labelled({"text": "Police reform in Pristina.", "a4p": [], "mission": "UNMIK"}),
+            parse_labelled({"text": "A gender adviser joined.", "a4p": ["wps"]}),
+        ]
+    )
     groups = sorted(x.group for x in store.reviewed_items())
     assert groups[0] == "UNMIK" and groups[1].startswith("review:")
     store.close()
