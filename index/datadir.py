@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import os
 import platform
 import time
 from importlib import metadata
@@ -202,7 +201,3 @@ class DataDir:
 
     def size_on_disk(self) -> int:
         return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())
-
-
-def default_data_dir() -> Path:
-    return Path(os.environ.get("LESSONS_DATA_DIR") or "data")

@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, field
 from index import vectors
 from index.datadir import DataDir
 from index.embeddings import encode
+from nlp.sentences import split_sentences
 
-SENTENCE_RE = re.compile(r"(?<=[.!?])\s+(?=[A-Z(\"'])")
 WORD_RE = re.compile(r"[\w'-]+")
 
 
@@ -36,9 +36,9 @@ class SearchHit:
 def snippet(text: str, query: str, max_chars: int = 320) -> str:
     """The sentence (or two) of a passage sharing most words with the query."""
     terms = {w.lower() for w in WORD_RE.findall(query) if len(w) > 2}
-    sentences = [s for s in SENTENCE_RE.split(" ".join(text.split())) if s]
-    if not sentences:
+    if not text.strip():
         return ""
+    sentences = split_sentences(text)
     best = max(
         range(len(sentences)),
         key=lambda i: (len(terms & {w.lower() for w in WORD_RE.findall(sentences[i])}), -i),

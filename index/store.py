@@ -399,13 +399,6 @@ class Store:
             "entities": q("SELECT COUNT(*) FROM entities").fetchone()[0],
         }
 
-    def paths_known(self) -> list[str]:
-        return [r[0] for r in self.conn.execute("SELECT source_path FROM ingest_log")]
-
-    def forget_failure(self, path: str) -> None:
-        with self.transaction() as c:
-            c.execute("DELETE FROM ingest_log WHERE source_path = ? AND status = 'failed'", (path,))
-
     def passages_by_ids(self, ids: Iterable[int]) -> dict[int, sqlite3.Row]:
         ids = list(ids)
         if not ids:

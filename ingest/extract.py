@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from errors import DamagedPdf, EmptyFile, FileTooLarge, IngestError, NoTextLayer
+from errors import DamagedPdf, EmptyFile, FileTooLarge, NoTextLayer
 from ingest.cleanup import build_paragraphs, remove_running_lines
 from ingest.layout import read_page
 from ingest.metadata import find_date, find_symbol, find_title
@@ -105,7 +105,3 @@ def extract_pdf(
         extractor=extractor,
         warnings=tuple(warnings),
     )
-
-
-def is_ingest_error(exc: BaseException) -> bool:
-    return isinstance(exc, IngestError)

@@ -25,8 +25,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.model_selection import StratifiedGroupKFold, StratifiedKFold
 
 from errors import TaggerError
+from nlp.sentences import split_sentences
 
-SENTENCE_RE = re.compile(r"(?<=[.!?;])\s+(?=[A-Z(\"'0-9])")
 MIN_POSITIVES = 3
 
 
@@ -56,10 +56,6 @@ def cue_features(texts: Sequence[str]) -> np.ndarray:
     their evidence into one feature, which generalises from few examples."""
     pats = _cue_patterns()
     return np.log1p(np.array([[len(p.findall(t)) for _, p in pats] for t in texts], dtype=float))
-
-
-def split_sentences(text: str) -> list[str]:
-    return [s for s in SENTENCE_RE.split(" ".join(text.split())) if len(s.split()) >= 3] or [text]
 
 
 class PassageTagger(ClassifierMixin, BaseEstimator):
@@ -220,7 +216,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         """The sentence of `text` that the label's text model scores highest."""
         self._check_fitted()
         model = self.text_models_.get(label)
-        sentences = split_sentences(text)
+        sentences = split_sentences(text, min_words=3)
         if model is None or len(sentences) == 1:
             return sentences[0]
         scores = model.decision_function(self._text_features(sentences))

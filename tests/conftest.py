@@ -25,19 +25,12 @@ def corpus_file(fragment: str) -> Path:
 
 def corpus_front_matter() -> dict[str, dict[str, str]]:
     """Front matter of every corpus source, keyed by PDF file name."""
-    out: dict[str, dict[str, str]] = {}
-    for src in sorted((ROOT / "corpus" / "src").glob("*.md")):
-        meta: dict[str, str] = {}
-        lines = src.read_text(encoding="utf-8").splitlines()
-        if lines and lines[0].strip() == "---":
-            for line in lines[1:]:
-                if line.strip() == "---":
-                    break
-                if ":" in line:
-                    key, value = line.split(":", 1)
-                    meta[key.strip()] = value.split("#", 1)[0].strip()
-        out[src.stem + ".pdf"] = meta
-    return out
+    from nlp.training_data import split_front_matter
+
+    return {
+        src.stem + ".pdf": split_front_matter(src.read_text(encoding="utf-8"))[0]
+        for src in sorted((ROOT / "corpus" / "src").glob("*.md"))
+    }
 
 
 @pytest.fixture(scope="session")
