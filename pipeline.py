@@ -243,8 +243,6 @@ def ingest_paths(
             if n + 1 < len(todo):
                 worker.submit(todo[n + 1][0], password)
             try:
-                if n == 0:
-                    tagging.model()  # built once (cold start) before the first document
                 missions, records, timings = analyse_document(doc, settings, tagging)
             except Exception as exc:  # a text the NLP cannot handle must not stop the batch
                 store.log_failure(str(path), sha, "processing", f"processing failed: {exc}")
