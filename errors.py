@@ -11,7 +11,10 @@ LessonsError
 │   └── ExtractionTimeout     extraction ran past the per-file time limit (or crashed the reader)
 ├── DataDirError              the data folder is unusable (unwritable, newer format, locked)
 ├── ModelUnavailable          an installed model package is missing
-└── TaggerError               the tagger cannot be trained or used (e.g. no reviewed labels)
+├── TaggerError               the tagger cannot be trained or used (e.g. no reviewed labels)
+├── DocumentNotFound          a document or passage id is not (or no longer) in the library
+├── PageRenderError           a PDF page cannot be shown (file gone, page out of range)
+└── UploadError               an uploaded file cannot be kept (bad name, unwritable folder)
 """
 
 from __future__ import annotations
@@ -83,3 +86,16 @@ class ModelUnavailable(LessonsError):
 
 class TaggerError(LessonsError):
     """The tagger cannot be trained or applied."""
+
+
+class DocumentNotFound(LessonsError):
+    """A document or passage id is not in the library (never was, or was deleted since)."""
+
+
+class PageRenderError(LessonsError):
+    """A PDF page cannot be rendered: the file moved, the page does not exist, or it is
+    unreadable."""
+
+
+class UploadError(LessonsError):
+    """An uploaded file cannot be saved into the data folder."""

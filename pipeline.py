@@ -142,9 +142,11 @@ def ingest_paths(
     prune: bool = False,
     progress: ProgressFn | None = None,
     on_start: Callable[[int], None] | None = None,
+    force: bool = False,
 ) -> IngestReport:
     """Ingest files and folders into `settings.data_dir`. Never raises for a bad file: each
-    gets an outcome. Raises `DataDirError` when the data folder itself is unusable."""
+    gets an outcome. Raises `DataDirError` when the data folder itself is unusable.
+    `force` re-reads files even when unchanged (re-ingest after an extractor upgrade)."""
     started = time.perf_counter()
     files, _missing = discover_pdfs(paths)
     report = IngestReport()
@@ -185,7 +187,7 @@ def ingest_paths(
                 continue
             report.timings["hash"] += time.perf_counter() - t0
             known = store.document_by_path(str(path))
-            if known is not None and known.sha256 == sha:
+            if known is not None and known.sha256 == sha and not force:
                 finish(
                     FileOutcome(
                         str(path),
