@@ -1,0 +1,177 @@
+"""One document: its metadata, its passages with their tags, and the PDF page itself with the
+selected passage highlighted. Opened from a search result or the library list; which document
+and passage are shown lives in the URL (?doc=…&passage=…&q=…)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from errors import LessonsError
+from index.browse import DocumentDetail, PassageView, document_detail
+from ingest.render import render_page
+from nlp.highlight import term_spans
+from ui import packs_widget
+from ui.common import (
+    PAGE_LIBRARY,
+    PAGE_SEARCH,
+    chips_html,
+    esc,
+    marked_html,
+    meta_html,
+    nice_date,
+    open_library,
+    page_header,
+)
+
+RESOLUTION = 110
+
+
+@st.cache_data(show_spinner="Drawing the page…", max_entries=64)
+def _page_png(path: str, mtime: float, page: int, passage_text: str) -> tuple[bytes, int]:
+    # mtime is part of the key so a replaced file is drawn afresh.
+    rendered = render_page(Path(path), page, passage_text, resolution=RESOLUTION)
+    return rendered.png, rendered.page_count
+
+
+def _int_param(name: str) -> int | None:
+    raw = st.query_params.get(name)
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def _select(passage_id: int) -> None:
+    st.query_params["passage"] = str(passage_id)
+    st.session_state.pop("page_shown", None)
+
+
+def back_link(query: str) -> None:
+    if query:
+        st.page_link(
+            PAGE_SEARCH,
+            label="Back to results",
+            icon=":material/arrow_back:",
+            query_params={"q": query},
+        )
+    else:
+        st.page_link(PAGE_LIBRARY, label="Back to the library", icon=":material/arrow_back:")
+
+
+def details_html(detail: DocumentDetail) -> str:
+    s = detail.summary
+    rows = [
+        ("Symbol", s.symbol),
+        ("Date", nice_date(s.date)),
+        ("Type", s.doc_type),
+        ("Missions", ", ".join(s.missions)),
+        ("Organisations", ", ".join(detail.organisations[:8])),
+        ("Countries", ", ".join(detail.countries[:8])),
+        ("Pages", str(s.pages)),
+        ("Passages", str(s.passages)),
+        ("File", s.file_name),
+        ("Added", nice_date(s.ingested_at)),
+    ]
+    if s.status != "ready":
+        rows.append(("Status", "PDF file missing — re-ingest it from its new place"))
+    body = "".join(f"<dt>{esc(k)}</dt><dd>{esc(v)}</dd>" for k, v in rows if v)
+    return f'<dl class="ll-kv">{body}</dl>'
+
+
+def passage_block(p: PassageView, query: str, selected: bool) -> None:
+    # The selected passage's container is keyed so the style sheet can set it apart.
+    with st.container(border=True, key="ll-selected-passage" if selected else None):
+        head = f'<div class="ll-cite"><b>{esc(p.locator)}</b>'
+        if p.heading:
+            head += f" · {esc(p.heading)}"
+        head += "</div>"
+        st.html(
+            head
+            + f'<div class="ll-passage">{marked_html(p.text, term_spans(p.text, query))}</div>'
+            + chips_html(p.a4p, p.pillars, p.reviewed)
+        )
+        row = st.container(horizontal=True, vertical_alignment="center")
+        row.button(
+            "Shown on the page" if selected else "Show on the page",
+            key=f"show-{p.passage_id}",
+            on_click=_select,
+            args=(p.passage_id,),
+            icon=":material/visibility:",
+            disabled=selected,
+            type="tertiary",
+        )
+        with row:
+            packs_widget.add_button(p.passage_id, key=f"add-{p.passage_id}")
+
+
+def page_image(detail: DocumentDetail, passage: PassageView | None) -> None:
+    s = detail.summary
+    first = passage.page_start if passage else 1
+    pages = list(range(1, max(s.pages, 1) + 1))
+    page = st.selectbox(
+        "Page",
+        pages,
+        index=pages.index(first) if first in pages else 0,
+        key=f"page-{s.doc_id}-{passage.passage_id if passage else 0}",
+        format_func=lambda n: f"Page {n} of {s.pages}",
+    )
+    path = Path(s.source_path)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        mtime = 0.0
+    try:
+        png, _ = _page_png(str(path), mtime, int(page or first), passage.text if passage else "")
+    except LessonsError as exc:
+        st.info(str(exc))
+        return
+    caption = "Highlighted: the selected passage" if passage else None
+    st.image(png, caption=caption, width="stretch")
+
+
+def render() -> None:
+    library = open_library()
+    doc_id = _int_param("doc")
+    query = st.query_params.get("q", "")
+    if library is None or doc_id is None:
+        page_header("Document", "Open a document from a search result or from the library.")
+        back_link(query)
+        return
+    try:
+        with library.read() as dd:
+            detail = document_detail(dd.store, doc_id)
+    except LessonsError as exc:
+        page_header("Document", "This document cannot be shown.")
+        st.warning(str(exc))
+        back_link(query)
+        return
+    s = detail.summary
+    back_link(query)
+    st.html(
+        f'<h2 style="margin:.2rem 0 .1rem 0">{esc(s.title)}</h2>'
+        + meta_html([s.symbol, nice_date(s.date), ", ".join(s.missions[:5]), s.file_name])
+        + chips_html(s.a4p, s.pillars)
+    )
+    by_id = {p.passage_id: p for p in detail.passages}
+    wanted = _int_param("passage")
+    selected = by_id.get(wanted) if wanted is not None else None
+    if selected is None and detail.passages:
+        selected = detail.passages[0]
+    left, right = st.columns([1, 1], gap="large")
+    with left:
+        with st.expander("Document details", expanded=False):
+            st.html(details_html(detail))
+        st.subheader(f"Passages ({len(detail.passages)})")
+        if not detail.passages:
+            st.info("No text passages were found in this document.")
+        for p in detail.passages:
+            passage_block(p, query, selected is not None and p.passage_id == selected.passage_id)
+    # Keyed so the style sheet can keep the page in view while the passages scroll.
+    with right, st.container(key="ll-pageview"):
+        st.subheader("On the page")
+        page_image(detail, selected)
+
+
+render()
