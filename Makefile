@@ -11,9 +11,18 @@ PORT   ?= 8501
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup demo run test test-all lint bench clean-data
+.PHONY: setup chromium demo run test test-all lint bench screenshots clean-data
 
-setup: $(STAMP)
+setup: $(STAMP) chromium
+
+# The browser tests drive Debian's chromium; install it when missing and we may (root).
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "note: /usr/bin/chromium is missing and we are not root: browser tests will skip"; \
+	  fi; }
 
 $(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -44,6 +53,10 @@ bench: setup
 	$(PY) benchmarks/extraction.py
 	$(PY) benchmarks/ingest_realdocs.py
 	$(PY) benchmarks/embed_threads.py
+
+# Screenshots of every page for the README, taken on a copy of the demo library.
+screenshots: demo
+	$(PY) docs/screenshots.py --data-dir $(DATA)
 
 clean-data:
 	rm -rf $(DATA)

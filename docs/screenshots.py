@@ -8,114 +8,22 @@ with Playwright. Writes docs/screenshots/<page>.png.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import socket
-import subprocess
+import sqlite3
 import sys
 import tempfile
-import time
 import urllib.parse
-import urllib.request
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+sys.path.insert(0, str(ROOT))
+
+from tests.e2e_support import browser, serve, wait_idle  # noqa: E402
+
 QUERY = "SHIRBRIG rapid reaction lessons"
 WIDTH, HEIGHT = 1440, 900
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextmanager
-def serve(data_dir: Path, port: int | None = None, timeout: float = 120.0) -> Iterator[str]:
-    """`streamlit run app.py` on `data_dir`; yields the base URL once the server answers."""
-    port = port or free_port()
-    env = {
-        **os.environ,
-        "LESSONS_DATA_DIR": str(data_dir),
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-    }
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.port",
-        str(port),
-        "--server.headless",
-        "true",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-    ]
-    proc = subprocess.Popen(
-        cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                err = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
-                raise RuntimeError(f"streamlit exited with {proc.returncode}: {err[-2000:]}")
-            try:
-                with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("streamlit did not start in time")
-            time.sleep(0.3)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-@contextmanager
-def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            yield b
-        finally:
-            b.close()
-
-
-def wait_idle(page: Any, timeout: float = 90_000) -> None:
-    """Until the app has finished its run (no 'running' indicator) and the page is drawn."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')",
-        timeout=timeout,
-    )
-    page.wait_for_timeout(600)
+MAX_HEIGHT = 2200
 
 
 def shoot(page: Any, url: str, out: Path, ready: str) -> None:
@@ -129,7 +37,7 @@ def shoot(page: Any, url: str, out: Path, ready: str) -> None:
         """() => { const m = document.querySelector('[data-testid="stMain"]');
                    return m ? m.scrollHeight : document.body.scrollHeight; }"""
     )
-    page.set_viewport_size({"width": WIDTH, "height": max(HEIGHT, min(int(height), 4000))})
+    page.set_viewport_size({"width": WIDTH, "height": max(HEIGHT, min(int(height), MAX_HEIGHT))})
     wait_idle(page)
     page.screenshot(path=str(out), full_page=True)
     print(f"wrote {out.relative_to(ROOT)}")
@@ -175,8 +83,6 @@ def prepare(data: Path) -> None:
 
 def first_hit(data: Path) -> tuple[int, int]:
     """The SHIRBRIG closure note and its 'Lessons' passage, a stable page to show."""
-    import sqlite3
-
     conn = sqlite3.connect(str(data / "lessons.db"))
     try:
         row = conn.execute(

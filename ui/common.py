@@ -154,12 +154,18 @@ def marked_html(text: str, spans: Sequence[tuple[int, int]] = ()) -> str:
     """`text` as HTML with `spans` wrapped in <mark>: each piece of text is escaped first, and
     only the tags this function writes are markup. Overlapping or out-of-range spans are
     clipped, never trusted."""
-    out: list[str] = []
-    pos = 0
+    merged: list[list[int]] = []
     for start, end in sorted(spans):
-        start, end = max(start, pos), min(end, len(text))
+        start, end = max(start, 0), min(end, len(text))
         if start >= end:
             continue
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], end)
+        else:
+            merged.append([start, end])
+    out: list[str] = []
+    pos = 0
+    for start, end in merged:
         out.append(esc(text[pos:start]))
         out.append(f"<mark>{esc(text[start:end])}</mark>")
         pos = end

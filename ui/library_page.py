@@ -156,26 +156,38 @@ def table_rows(docs: list[DocumentSummary]) -> list[dict[str, Any]]:
     ]
 
 
-@st.dialog("Delete this document?")
+def _ask_delete(doc_id: int) -> None:
+    st.session_state["confirm_delete"] = doc_id
+
+
+def _cancel_delete() -> None:
+    st.session_state.pop("confirm_delete", None)
+
+
+def _delete(doc: DocumentSummary) -> None:
+    st.session_state.pop("confirm_delete", None)
+    try:
+        with DataDir(settings().data_dir, write=True) as dd:
+            gone = delete_document(dd, doc.doc_id)
+    except LessonsError as exc:
+        _flash(f"Not deleted: {md_escape(str(exc))}", "error")
+    else:
+        _flash(f"Deleted “{md_escape(gone.title)}” ({gone.passages_removed} passages).")
+    st.session_state["table_round"] = int(st.session_state.get("table_round", 0)) + 1
+
+
 def confirm_delete(doc: DocumentSummary) -> None:
-    st.write(
-        "It leaves search, the dashboard and the review queue. Briefing packs keep their "
-        "copy of any excerpt. The PDF file itself is not touched:"
-    )
-    st.text(f"{doc.title}\n{doc.source_path}")
-    left, right = st.columns(2)
-    if left.button("Delete", type="primary", width="stretch"):
-        try:
-            with DataDir(settings().data_dir, write=True) as dd:
-                gone = delete_document(dd, doc.doc_id)
-        except LessonsError as exc:
-            _flash(f"Not deleted: {md_escape(str(exc))}", "error")
-        else:
-            _flash(f"Deleted “{md_escape(gone.title)}” ({gone.passages_removed} passages).")
-        st.session_state["table_round"] = int(st.session_state.get("table_round", 0)) + 1
-        st.rerun()
-    if right.button("Cancel", width="stretch"):
-        st.rerun()
+    """Deleting asks first, in place, naming what goes and what stays."""
+    with st.container(border=True):
+        st.warning(
+            "Delete this document? It leaves search, the dashboard and the review queue. "
+            "Briefing packs keep their copy of its excerpts, and the PDF file is not touched.",
+            icon=":material/delete:",
+        )
+        st.text(f"{doc.title}\n{doc.source_path}")
+        row = st.container(horizontal=True)
+        row.button("Delete", type="primary", key="confirm-delete", on_click=_delete, args=(doc,))
+        row.button("Cancel", key="cancel-delete", on_click=_cancel_delete)
 
 
 def reingest(doc: DocumentSummary) -> None:
@@ -240,7 +252,14 @@ def documents_section(docs: list[DocumentSummary]) -> None:
     ):
         reingest(doc)
         st.rerun()
-    if cols[2].button("Delete…", icon=":material/delete:"):
+    cols[2].button(
+        "Delete…",
+        icon=":material/delete:",
+        key="delete-doc",
+        on_click=_ask_delete,
+        args=(doc.doc_id,),
+    )
+    if st.session_state.get("confirm_delete") == doc.doc_id:
         confirm_delete(doc)
 
 

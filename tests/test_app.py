@@ -1,0 +1,287 @@
+"""Each page's main paths through Streamlit's AppTest, on the real demo library.
+
+AppTest runs the script in this process, so the embedding model loaded for `demo_dir` serves
+it too. Pages that write (upload, delete) get their own copy of the library.
+"""
+
+from __future__ import annotations
+
+import html
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from index import browse
+from index.datadir import DataDir
+from index.uploads import UPLOADS_DIR
+from pipeline import ingest_paths
+from settings import Settings
+from tests.conftest import CORPUS_PDF, ROOT
+from ui.common import chips_html, marked_html, md_escape
+
+APP = str(ROOT / "app.py")
+QUERY = "SHIRBRIG rapid reaction lessons"
+SCRIPT = "<script>alert('owned')</script>"
+MD_LINK = "[the annex](javascript:alert(1))"
+
+
+def run_app(
+    data: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    page: str | None = None,
+    params: dict[str, str] | None = None,
+) -> AppTest:
+    monkeypatch.setenv("LESSONS_DATA_DIR", str(data))
+    at = AppTest.from_file(APP, default_timeout=240)
+    at.run()
+    assert not at.exception, at.exception
+    if page:
+        at.switch_page(page)
+        for key, value in (params or {}).items():
+            at.query_params[key] = value
+        at.run()
+        assert not at.exception, at.exception
+    return at
+
+
+def html_of(at: AppTest) -> list[str]:
+    return [str(h.proto.body) for h in at.get("html")]
+
+
+def copy_library(demo_dir: Path, target: Path) -> Path:
+    shutil.copytree(demo_dir, target, ignore=shutil.ignore_patterns(".lock"))
+    return target
+
+
+def hostile_pdf(folder: Path) -> Path:
+    """A report whose text holds a script tag and a Markdown link with a javascript: target."""
+    from fpdf import FPDF
+
+    body = (
+        "Information hygiene in shared reporting. A partner report once carried the string "
+        f"{SCRIPT} inside its text, and another wrote {MD_LINK} where a reference to an annex "
+        "should have been. Both must reach the reader as plain words and never as markup. "
+        "Convoy commanders, liaison officers and planners who exchange situation reports "
+        "between missions should agree on plain text formats, keep attachments out of message "
+        "bodies, and check that what a partner sends is what the reader will see. The same "
+        "care applies to after-action reviews copied between headquarters and field offices."
+    )
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", "B", 16)
+    pdf.multi_cell(0, 9, "Plain Text Reporting Between Missions", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(0, 6, body, new_x="LMARGIN", new_y="NEXT")
+    path = folder / "hostile-report.pdf"
+    pdf.output(str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def hostile_dir(demo_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("hostile")
+    data = copy_library(demo_dir, folder / "data")
+    report = ingest_paths([hostile_pdf(folder)], Settings.from_env(data_dir=data))
+    assert report.status_counts()["ok"] == 1
+    return data
+
+
+# -- safe text ---------------------------------------------------------------------------------
+def test_marked_html_escapes_text_before_marking() -> None:
+    text = f"Note {SCRIPT} and {MD_LINK} on SHIRBRIG"
+    start = text.index("SHIRBRIG")
+    out = marked_html(text, [(start, start + 8), (-5, 2), (start, start + 3), (9999, 10005)])
+    assert "<script>" not in out and "&lt;script&gt;" in out
+    assert out.count("<mark>") == 2 and "<mark>SHIRBRIG</mark>" in out and "<mark>No</mark>" in out
+    assert html.unescape(out.replace("<mark>", "").replace("</mark>", "")) == text
+    assert "<" not in chips_html(["<b>x</b>"], []).replace("<span", "").replace(
+        "</span>", ""
+    ).replace("<div", "").replace("</div>", "")
+    assert md_escape(MD_LINK) == r"\[the annex\]\(javascript\:alert\(1\)\)"
+
+
+def test_hostile_passage_is_shown_as_text_on_search_and_document_pages(
+    hostile_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_app(hostile_dir, monkeypatch)
+    at.text_input(key="q").set_value(
+        "a partner report once carried the string script alert owned inside its text"
+    ).run()
+    assert not at.exception
+    shown = "\n".join(html_of(at))
+    assert "&lt;script&gt;alert(&#x27;owned&#x27;)&lt;/script&gt;" in shown
+    assert "<script" not in shown and "<a " not in shown
+    assert "[the annex](javascript:alert(1))" in html.unescape(shown)
+    markdown = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    assert not any("javascript:" in m for m in markdown)
+
+    with DataDir(hostile_dir) as dd:
+        doc = next(d for d in browse.library(dd.store) if d.file_name == "hostile-report.pdf")
+    at = run_app(hostile_dir, monkeypatch, "ui/document_page.py", {"doc": str(doc.doc_id)})
+    shown = "\n".join(html_of(at))
+    assert "&lt;script&gt;" in shown and "<script" not in shown and "<a " not in shown
+    assert at.image, "the PDF page is drawn"
+
+
+# -- search --------------------------------------------------------------------------------------
+def test_search_groups_results_by_document_with_citations(
+    demo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_app(demo_dir, monkeypatch)
+    assert [b.label for b in at.button][:1] == [QUERY]  # example queries on an empty box
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.text_input(key="q").value == QUERY
+    cards = [h for h in html_of(at) if 'class="ll-title"' in h]
+    assert len(cards) == 10
+    with DataDir(demo_dir) as dd:
+        shirbrig = {d.title for d in browse.library(dd.store) if "shirbrig" in d.file_name}
+    assert any(html.escape(t, quote=True) in cards[0] for t in shirbrig)
+    assert "<mark>" in cards[0] and "ll-chip" in cards[0] and "p. " in cards[0]
+    links = at.get("page_link")
+    assert links and "doc=" in links[0].proto.query_string
+    assert any("10 documents" in c.value for c in at.caption)
+
+
+def test_filters_narrow_results_and_show_counts(
+    demo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    at = run_app(demo_dir, monkeypatch)
+    at.text_input(key="q").set_value("lessons on protecting civilians").run()
+    box = at.multiselect(key="a4p")
+    assert "protection" in box.options[0] or any("Protection" in o for o in box.options)
+    box.set_value(["protection"]).run()
+    assert not at.exception
+    cards = [h for h in html_of(at) if 'class="ll-title"' in h]
+    assert cards and all(">Protection<" in c for c in cards)
+    with DataDir(demo_dir) as dd:
+        n = sum("protection" in d.a4p for d in browse.library(dd.store))
+    assert len(cards) == min(n, 10)
+
+
+def test_no_hits_suggests_what_to_try(demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    with DataDir(demo_dir) as dd:
+        facets = browse.document_facets(dd.store).values()
+    missions = {m for f in facets for m in f.missions}
+    mission, area = next(
+        (m, a)
+        for m in sorted(missions)
+        for a in ("wps", "conduct", "peacebuilding")
+        if not any(m in f.missions and a in f.a4p for f in facets)
+    )
+    at = run_app(demo_dir, monkeypatch)
+    at.text_input(key="q").set_value(QUERY).run()
+    at.multiselect(key="missions").set_value([mission]).run()
+    at.multiselect(key="a4p").set_value([area]).run()
+    shown = "\n".join(html_of(at))
+    assert "No passages match" in shown and "Remove some filters" in shown
+    at.button(key="clear_main").click().run()
+    assert [h for h in html_of(at) if 'class="ll-title"' in h]
+
+
+def test_empty_library_says_how_to_add_documents(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    missing = tmp_path / "nothing-here"
+    at = run_app(missing, monkeypatch)
+    assert any("no documents yet" in h for h in html_of(at))
+    assert at.get("page_link")[0].proto.page.endswith("library")
+    at = run_app(missing, monkeypatch, "ui/dashboard_page.py")
+    assert any("No documents yet" in i.value for i in at.info)
+    at = run_app(missing, monkeypatch, "ui/library_page.py")
+    assert at.file_uploader and any("No documents yet" in i.value for i in at.info)
+    assert not missing.exists()  # looking never creates a data folder
+
+
+# -- document ------------------------------------------------------------------------------------
+def test_document_page_shows_metadata_passages_and_the_page(
+    demo_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with DataDir(demo_dir) as dd:
+        doc = next(d for d in browse.library(dd.store) if "closure" in d.file_name)
+        detail = browse.document_detail(dd.store, doc.doc_id)
+    chosen = detail.passages[-1]
+    at = run_app(
+        demo_dir,
+        monkeypatch,
+        "ui/document_page.py",
+        {"doc": str(doc.doc_id), "passage": str(chosen.passage_id), "q": "lessons"},
+    )
+    shown = html_of(at)
+    assert any(html.escape(doc.title, quote=True) in h for h in shown)
+    assert sum('class="ll-passage"' in h for h in shown) == len(detail.passages)
+    assert at.selectbox[0].value == chosen.page_start
+    assert at.image
+    first = detail.passages[0]
+    at.button(key=f"show-{first.passage_id}").click().run()
+    assert at.query_params["passage"] == str(first.passage_id)
+    at = run_app(demo_dir, monkeypatch, "ui/document_page.py", {"doc": "999999"})
+    assert any("not in the library" in w.value for w in at.warning)
+
+
+# -- library -------------------------------------------------------------------------------------
+def test_library_upload_keeps_files_and_reports_each(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = copy_library(demo_dir, tmp_path / "data")
+    at = run_app(data, monkeypatch, "ui/library_page.py")
+    assert len(at.dataframe) == 1
+    good = hostile_pdf(tmp_path)
+    at.file_uploader[0].set_value(
+        [
+            ("field-notes.pdf", good.read_bytes(), "application/pdf"),
+            ("minutes.pdf", b"These are meeting minutes, not a PDF.", "application/pdf"),
+        ]
+    ).run()
+    at.button[0].click().run()
+    assert not at.exception
+    report = " ".join(m.value for m in at.markdown)
+    assert "2 files" in report and "1 added" in report and "1 could not be read" in report
+    kept = sorted(p.name for p in (data / UPLOADS_DIR).iterdir())
+    assert kept == ["field-notes.pdf", "minutes.pdf"]  # the failed file is kept too
+    with DataDir(data) as dd:
+        docs = browse.library(dd.store)
+        problems = browse.ingest_problems(dd.store)
+    assert len(docs) == len(list(CORPUS_PDF.glob("*.pdf"))) + 1
+    assert [p.file_name for p in problems] == ["minutes.pdf"]
+    assert any("could not be read" in e.label for e in at.expander)
+
+
+def test_library_delete_asks_then_removes(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = copy_library(demo_dir, tmp_path / "data")
+    at = run_app(data, monkeypatch, "ui/library_page.py")
+    with DataDir(data) as dd:
+        docs = browse.library(dd.store)
+    table = at.dataframe[0]
+    assert list(table.value["Title"]) == [d.title for d in docs]
+    victim = docs[2]
+    at.session_state["library-table-0"] = {"selection": {"rows": [2], "columns": []}}
+    at.run()
+    assert any(pl.proto.query_string == f"doc={victim.doc_id}" for pl in at.get("page_link"))
+    at.button(key="delete-doc").click().run()
+    assert at.button(key="confirm-delete")  # nothing happens before the confirmation
+    with DataDir(data) as dd:
+        assert len(browse.library(dd.store)) == len(docs)
+    at.button(key="confirm-delete").click().run()
+    assert not at.exception
+    assert any("Deleted" in s.value for s in at.success)
+    with DataDir(data) as dd:
+        left = browse.library(dd.store)
+        assert dd.vector_index().ntotal == dd.store.counts()["passages"]
+    assert victim.doc_id not in {d.doc_id for d in left} and len(left) == len(docs) - 1
+
+
+# -- dashboard -----------------------------------------------------------------------------------
+def test_dashboard_shows_counts_and_charts(demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    at = run_app(demo_dir, monkeypatch, "ui/dashboard_page.py")
+    with DataDir(demo_dir) as dd:
+        stats = browse.dashboard(dd.store)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Documents"] == str(stats.documents)
+    assert metrics["Passages"] == str(stats.passages)
+    assert len(at.get("vega_lite_chart")) == 4
+    assert any("At least one A4P area" in p.proto.text for p in at.get("progress"))
