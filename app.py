@@ -88,10 +88,10 @@ def main() -> None:
     if not query.strip():
         st.caption("Try: " + " · ".join(EXAMPLES))
         return
-    from index.search import dense_search
+    from index.search import Searcher
 
     warm_model(settings.torch_threads)
-    hits = dense_search(library, query.strip(), k, threads=settings.torch_threads)
+    hits = Searcher(library, threads=settings.torch_threads).search(query.strip(), k=k).passages
     if not hits:
         st.info("No results. Try fewer or different words, or an acronym's long form.")
         return

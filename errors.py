@@ -83,3 +83,7 @@ class ModelUnavailable(LessonsError):
 
 class TaggerError(LessonsError):
     """The tagger cannot be trained or applied."""
+
+
+class SearchError(LessonsError):
+    """A search that cannot be run as asked (an unreadable filter, an unknown passage)."""
