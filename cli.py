@@ -11,6 +11,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from errors import LessonsError
 
@@ -71,25 +72,112 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     from index.datadir import DataDir
-    from index.search import dense_search
+    from index.filters import Filters
+    from index.search import Searcher
+    from index.snippets import bracket
 
     settings = _settings(args)
     if args.k < 1:
         print("error: --k must be at least 1", file=sys.stderr)
         return EXIT_USAGE
+    filters = Filters.parse(args.filter or [])
     with DataDir(settings.data_dir) as dd:
-        hits = dense_search(dd, args.query, args.k, threads=settings.torch_threads)
+        searcher = Searcher(dd, threads=settings.torch_threads)
+        if args.like is not None:
+            res = searcher.more_like_this(passage_id=args.like, k=args.k, filters=filters)
+        elif args.like_doc is not None:
+            res = searcher.more_like_this(doc_id=args.like_doc, k=args.k, filters=filters)
+        else:
+            res = searcher.search(args.query, k=args.k, filters=filters, mode=args.mode)
     if args.json:
-        json.dump([h.to_json() for h in hits], sys.stdout, indent=2, ensure_ascii=False)
+        # One object per result, in the hit schema; grouped results carry the document's
+        # other passages under "passages".
+        if args.passages:
+            rows = [h.to_json() for h in res.passages]
+        else:
+            rows = []
+            for d in res.documents:
+                if not d.passages:
+                    continue
+                best = d.passages[0].to_json()
+                best.update(
+                    rank=d.rank,
+                    score=d.score,
+                    doc_type=d.doc_type,
+                    missions=list(d.missions),
+                    document_tags={"a4p": d.a4p, "pillars": d.pillars},
+                    passages=[p.to_json() for p in d.passages],
+                )
+                rows.append(best)
+        json.dump(rows, sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
         return EXIT_OK
-    if not hits:
-        print("No results. Ingest documents first, or try other words.")
+    if not res.documents:
+        if not filters.empty:
+            print("No results with these filters. Remove a filter or try other words.")
+        else:
+            print("No results. Ingest documents first, or try other words or a broader query.")
         return EXIT_OK
-    for h in hits:
-        where = f"p. {h.page}" + (f", ¶ {h.paragraph}" if h.paragraph else "")
-        print(f"{h.rank:>2}. {h.score:.3f}  {h.title[:70]}  [{h.source}, {where}]")
-        print(f"     {h.snippet}")
+    if res.parsed is not None and res.parsed.expansions:
+        print(f"(also searched for: {'; '.join(res.parsed.expansions)})")
+
+    def show(h: Any, indent: str) -> None:
+        print(f"{indent}{h.citation}: {bracket(h.snippet, h.highlights)}")
+        if h.also_in:
+            n = len(h.also_in)
+            print(f"{indent}  (also in {n} other document{'s' if n > 1 else ''})")
+        if args.explain:
+            print(
+                f"{indent}  keyword {h.scores.get('keyword', 0):.3f}  dense "
+                f"{h.scores.get('dense', 0):.3f}  fused {h.scores.get('fused', 0):.3f}"
+            )
+
+    if args.passages:
+        for h in res.passages:
+            print(f"{h.rank:>2}. {h.score:.3f}  {h.title[:70]}  [{h.source}]")
+            show(h, "     ")
+        return EXIT_OK
+    for d in res.documents:
+        meta = ", ".join(x for x in (d.symbol, d.date, "/".join(d.missions[:2])) if x)
+        print(
+            f"{d.rank:>2}. {d.score:.2f}  {d.title[:80]}  [{d.source}{', ' + meta if meta else ''}]"
+        )
+        if args.explain and d.scores.get("boost"):
+            print(f"     boost {d.scores['boost']:.1f} (mission, country or period named)")
+        for h in d.passages:
+            show(h, "     ")
+    print(f"({res.total_documents} documents matched; {res.took_ms:.0f} ms)")
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    from index.datadir import DataDir
+    from index.evaluation import evaluate_search, load_qrels, load_queries
+    from index.search import Searcher
+
+    settings = _settings(args)
+    queries = load_queries(args.queries)
+    qrels = load_qrels(args.qrels)
+    if not any(q.qid in qrels for q in queries):
+        raise ValueError(f"none of the queries in {args.queries} has judgments in {args.qrels}")
+    with DataDir(settings.data_dir) as dd:
+        searcher = Searcher(dd, threads=settings.torch_threads)
+        report = evaluate_search(searcher, queries, qrels, k=10)
+    if args.json:
+        json.dump(report, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    print(f"{'':8}{'nDCG@10':>9}{'R@10':>8}{'MRR@10':>8}")
+    for name in ("system", "bm25", "dense"):
+        r = report[name]
+        print(f"{name:8}{r['ndcg@10']:9.3f}{r['recall@10']:8.3f}{r['mrr@10']:8.3f}")
+        for kind, kr in r["by_kind"].items():
+            print(
+                f"  {kind:<10}{kr['ndcg@10']:7.3f}{kr['recall@10']:8.3f}{kr['mrr@10']:8.3f}"
+                f"  ({kr['queries']} queries)"
+            )
+    lat = report["latency_ms"]
+    print(f"latency: p50 {lat['p50']:.0f} ms, p95 {lat['p95']:.0f} ms (model loaded)")
     return EXIT_OK
 
 
@@ -247,11 +335,44 @@ def build_parser() -> argparse.ArgumentParser:
         description="Search the ingested passages by meaning.",
         epilog='Example: python cli.py search "SHIRBRIG rapid reaction lessons" --k 5',
     )
-    p.add_argument("query", metavar="QUERY")
+    p.add_argument("query", metavar="QUERY", nargs="?", default="")
     p.add_argument("--data-dir", type=Path, help=data_help)
-    p.add_argument("--k", type=int, default=10, help="number of hits (default 10)")
-    p.add_argument("--json", action="store_true", help="print hits as JSON")
+    p.add_argument("--k", type=int, default=10, help="number of results (default 10)")
+    p.add_argument(
+        "--filter",
+        action="append",
+        metavar="KEY=VALUE",
+        help="restrict to a4p=, pillar=, mission=, org=, country=, year= (2005 or 2004-2010), "
+        "type= (e.g. sg-report, after-action-review) or doc= (document id); repeatable, "
+        "comma-separated values are alternatives",
+    )
+    p.add_argument("--passages", action="store_true", help="list passages, not documents")
+    p.add_argument("--explain", action="store_true", help="show keyword, dense and fused scores")
+    p.add_argument(
+        "--mode",
+        choices=["hybrid", "bm25", "dense"],
+        default="hybrid",
+        help="retrieval (default hybrid; bm25 and dense are the single-retriever baselines)",
+    )
+    p.add_argument("--like", type=int, metavar="PASSAGE_ID", help="more like this passage")
+    p.add_argument("--like-doc", type=int, metavar="DOC_ID", help="more like this document")
+    p.add_argument("--json", action="store_true", help="print results as JSON")
     p.set_defaults(func=cmd_search)
+
+    p = sub.add_parser(
+        "eval",
+        help="retrieval quality and latency over TREC qrels",
+        description="Document-level nDCG@10, Recall@10 and MRR@10 for the system, BM25-only "
+        "and dense-only over the same index, and search latency p50/p95 (model loaded). "
+        "Queries: JSON lines {qid, query, kind}; qrels: `qid 0 docid grade`, docid = PDF "
+        "file name without .pdf.",
+        epilog="Example: python cli.py eval --queries q.jsonl --qrels qrels.tsv --json",
+    )
+    p.add_argument("--queries", type=Path, required=True, metavar="FILE")
+    p.add_argument("--qrels", type=Path, required=True, metavar="FILE")
+    p.add_argument("--data-dir", type=Path, help=data_help)
+    p.add_argument("--json", action="store_true", help="print the scores as JSON")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser(
         "stats",

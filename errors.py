@@ -12,6 +12,7 @@ LessonsError
 ├── DataDirError              the data folder is unusable (unwritable, newer format, locked)
 ├── ModelUnavailable          an installed model package is missing
 ├── TaggerError               the tagger cannot be trained or used (e.g. no reviewed labels)
+├── SearchError               a search that cannot run as asked (unreadable filter, unknown passage)
 ├── DocumentNotFound          a document or passage id is not (or no longer) in the library
 ├── PageRenderError           a PDF page cannot be shown (file gone, page out of range)
 └── UploadError               an uploaded file cannot be kept (bad name, unwritable folder)
@@ -99,3 +100,7 @@ class PageRenderError(LessonsError):
 
 class UploadError(LessonsError):
     """An uploaded file cannot be saved into the data folder."""
+
+
+class SearchError(LessonsError):
+    """A search that cannot be run as asked (an unreadable filter, an unknown passage)."""

@@ -18,9 +18,11 @@ import numpy as np
 
 from errors import IngestError
 from index.datadir import DataDir
+from index.dedup import link_near_duplicates, scan_all
 from index.store import PassageRecord
 from index.tagging import Tagging
 from ingest import ExtractedDocument, ExtractionWorker, discover_pdfs, sha256_file
+from nlp.doctypes import classify_doc_type
 from settings import Settings
 
 SAVE_EVERY_S = 60.0
@@ -266,10 +268,15 @@ def ingest_paths(
                 extractor=doc.extractor,
                 two_column_pages=doc.two_column_pages,
                 passages=records,
+                doc_type=classify_doc_type(
+                    doc.title, doc.symbol, doc.page_texts[0] if doc.page_texts else ""
+                ),
             )
             vecs = np.vstack([r.embedding for r in records]) if records else None
             added = (np.asarray(new_ids, dtype=np.int64), vecs) if vecs is not None else None
             dd.apply(added, removed)
+            if added is not None:
+                link_near_duplicates(store, dd.vector_index(), *added)
             dirty = True
             if time.monotonic() - last_save > SAVE_EVERY_S:
                 dd.save_vectors()
@@ -288,5 +295,8 @@ def ingest_paths(
                     dirty = True
         if dirty or not (settings.data_dir / "manifest.json").exists():
             dd.save_vectors()
+        dd.save_keyword_index()
+        if store.get_meta("near_duplicates_scanned") is None:
+            scan_all(store, dd.vector_index())
     report.seconds = time.perf_counter() - started
     return report

@@ -1,8 +1,8 @@
-"""Ingest all of ../shared/realdocs and score dense search on its queries and qrels.
+"""Ingest all of ../shared/realdocs (the index benchmarks/search.py then scores).
 
 Run: python benchmarks/ingest_realdocs.py [--data-dir benchmarks/out/realdocs-data] [--reuse]
-Prints outcomes by reason, pages/s, the share of time per stage, and document-level nDCG@10,
-Recall@10 and MRR@10 (overall and per query kind). Writes benchmarks/out/ingest_realdocs.json.
+Prints outcomes by reason, pages/s and the share of time per stage.
+Writes benchmarks/out/ingest_realdocs.json.
 """
 
 from __future__ import annotations
@@ -11,16 +11,11 @@ import argparse
 import json
 import shutil
 import sys
-import time
-from collections import defaultdict
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index.datadir import DataDir  # noqa: E402
-from index.evaluation import first_occurrences, load_qrels, load_queries, score_run  # noqa: E402
-from index.search import dense_search  # noqa: E402
 from pipeline import ingest_paths  # noqa: E402
 from settings import Settings  # noqa: E402
 
@@ -57,27 +52,6 @@ def main() -> None:
     }
     print(json.dumps(result["ingest"], indent=2))
 
-    queries = load_queries(REALDOCS / "queries.jsonl")
-    qrels = load_qrels(REALDOCS / "qrels.tsv")
-    runs: dict[str, list[str]] = {}
-    latencies = []
-    with DataDir(args.data_dir) as dd:
-        dense_search(dd, "warm up", 1)
-        for q in queries:
-            t0 = time.perf_counter()
-            hits = dense_search(dd, q.text, 200)
-            latencies.append((time.perf_counter() - t0) * 1000)
-            runs[q.qid] = first_occurrences(h.source.rsplit(".", 1)[0] for h in hits)
-    by_kind: dict[str, dict[str, list[str]]] = defaultdict(dict)
-    for q in queries:
-        by_kind[q.kind][q.qid] = runs[q.qid]
-    latencies.sort()
-    result["dense"] = {
-        "all": score_run(runs, qrels),
-        **{kind: score_run(r, qrels) for kind, r in sorted(by_kind.items())},
-        "latency_ms_p50": round(latencies[len(latencies) // 2], 1),
-    }
-    print(json.dumps(result["dense"], indent=2))
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "ingest_realdocs.json").write_text(json.dumps(result, indent=2))

@@ -1,10 +1,11 @@
-"""Vectors, the keyword index and the SQLite store, kept together in one data folder.
+"""Vectors, the keyword index and the SQLite store of a data folder.
 
-Public surface: `DataDir` (open a data folder), `dense_search` and `SearchHit`.
-Importing this package stays cheap: faiss, torch and sentence-transformers load on first use.
+Public surface: `DataDir` (open a data folder), `Searcher` with `Filters`, and the result
+records `SearchHit`, `DocumentResult` and `SearchResults`.
 """
 
 from index.datadir import DataDir
-from index.search import SearchHit, dense_search
+from index.filters import Filters
+from index.search import DocumentResult, Searcher, SearchHit, SearchResults
 
-__all__ = ["DataDir", "SearchHit", "dense_search"]
+__all__ = ["DataDir", "DocumentResult", "Filters", "SearchHit", "SearchResults", "Searcher"]

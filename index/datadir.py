@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 
 from errors import DataDirError
-from index import vectors
+from index import keyword, vectors
 from index.atomic import write_json_atomic
 from index.embeddings import DIMENSION, MODEL_NAME
+from index.keyword import KeywordIndex
 from index.store import Store
 
 FORMAT_VERSION = 1
@@ -64,6 +65,7 @@ class DataDir:
         self._lock_fh: Any = None
         self._index: Any = None
         self._index_generation = -1
+        self._keyword: KeywordIndex | None = None
         if not self.path.exists():
             if not write:
                 raise DataDirError(
@@ -198,6 +200,28 @@ class DataDir:
         if added is not None:
             vectors.add(self._index, *added)
         self._index_generation = self.store.generation
+
+    # -- keyword index --------------------------------------------------------------------
+    def keyword_index(self) -> KeywordIndex:
+        """The BM25 index matching the store: loaded when current, else rebuilt (and saved
+        when this folder is open for writing)."""
+        generation = self.store.generation
+        if self._keyword is not None and self._keyword.generation == generation:
+            return self._keyword
+        index = keyword.load(self.path, generation)
+        if index is None:
+            index = keyword.build(self.store, generation)
+            if self.write:
+                keyword.save(index, self.path)
+        self._keyword = index
+        return index
+
+    def save_keyword_index(self) -> None:
+        """Bring the saved BM25 index up to date (after a batch of store commits)."""
+        generation = self.store.generation
+        if not keyword.is_saved(self.path, generation):
+            self._keyword = keyword.build(self.store, generation)
+            keyword.save(self._keyword, self.path)
 
     def size_on_disk(self) -> int:
         return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())

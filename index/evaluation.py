@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Sequence
+import statistics
+import time
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,8 @@ def mrr_at_k(ranked: Sequence[str], grades: dict[str, int], k: int = 10) -> floa
 
 
 def score_run(
-    runs: dict[str, Sequence[str]], qrels: dict[str, dict[str, int]], k: int = 10
-) -> dict[str, float]:
+    runs: Mapping[str, Sequence[str]], qrels: dict[str, dict[str, int]], k: int = 10
+) -> dict[str, Any]:
     """Mean nDCG@k, Recall@k and MRR@k over the queries that have judgments."""
     qids = [q for q in runs if q in qrels]
     if not qids:
@@ -78,3 +81,66 @@ def score_run(
         f"mrr@{k}": sum(mrr_at_k(runs[q], qrels[q], k) for q in qids) / n,
         "queries": n,
     }
+
+
+SYSTEMS = {"system": "hybrid", "bm25": "bm25", "dense": "dense"}
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    lo = int(pos)
+    hi = min(lo + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def evaluate_search(
+    searcher: Any,
+    queries: Sequence[Query],
+    qrels: dict[str, dict[str, int]],
+    *,
+    k: int = 10,
+    latency_runs: int = 3,
+    progress: Any = None,
+) -> dict[str, Any]:
+    """Document-level nDCG, Recall and MRR at k for the system and both single retrievers over
+    the same index, overall and per query kind; and the system's search latency (median of
+    `latency_runs` timed runs per query, then p50 and p95 over queries; model loaded)."""
+    judged = [q for q in queries if q.qid in qrels]
+    out: dict[str, Any] = {}
+    searcher.search("warm up the models", k=k)
+    per_query_ms: dict[str, list[float]] = {q.qid: [] for q in judged}
+    for name, mode in SYSTEMS.items():
+        runs: dict[str, list[str]] = {}
+        for q in judged:
+            started = time.perf_counter()
+            res = searcher.search(q.text, k=k, mode=mode)
+            if mode == "hybrid":
+                per_query_ms[q.qid].append((time.perf_counter() - started) * 1000)
+            runs[q.qid] = [_docid(d.source) for d in res.documents]
+            if progress is not None:
+                progress()
+        scores = score_run(runs, qrels, k)
+        kinds = sorted({q.kind for q in judged if q.kind})
+        scores["by_kind"] = {
+            kind: score_run({q.qid: runs[q.qid] for q in judged if q.kind == kind}, qrels, k)
+            for kind in kinds
+        }
+        out[name] = scores
+    for _ in range(max(0, latency_runs - 1)):
+        for q in judged:
+            started = time.perf_counter()
+            searcher.search(q.text, k=k)
+            per_query_ms[q.qid].append((time.perf_counter() - started) * 1000)
+    medians = [statistics.median(v) for v in per_query_ms.values() if v]
+    out["latency_ms"] = {
+        "p50": round(percentile(medians, 0.5), 1),
+        "p95": round(percentile(medians, 0.95), 1),
+    }
+    return out
+
+
+def _docid(file_name: str) -> str:
+    return file_name[:-4] if file_name.lower().endswith(".pdf") else file_name

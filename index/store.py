@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
+from nlp.doctypes import classify_doc_type
 from nlp.training_data import LabelledText, text_key
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 # A document carries a label when at least this share of its passages do (measured: the
 # demo-corpus cross-validation in benchmarks/tagging.py).
 DOC_TAG_SHARE = 0.2
@@ -39,6 +40,7 @@ CREATE TABLE IF NOT EXISTS documents (
     missions TEXT NOT NULL DEFAULT '[]',
     extractor TEXT NOT NULL,
     two_column_pages INTEGER NOT NULL DEFAULT 0,
+    doc_type TEXT,
     ingested_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 CREATE INDEX IF NOT EXISTS documents_sha ON documents(sha256);
@@ -91,6 +93,11 @@ CREATE TABLE IF NOT EXISTS reviewed_labels (
     at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
     PRIMARY KEY (text_key, axis)
 );
+CREATE TABLE IF NOT EXISTS near_duplicates (
+    passage_id INTEGER PRIMARY KEY REFERENCES passages(id) ON DELETE CASCADE,
+    cluster INTEGER NOT NULL  -- the earliest passage of the group; a key, kept if that one goes
+);
+CREATE INDEX IF NOT EXISTS near_duplicates_cluster ON near_duplicates(cluster);
 CREATE TABLE IF NOT EXISTS ingest_log (
     source_path TEXT PRIMARY KEY,
     sha256 TEXT,
@@ -124,6 +131,7 @@ class DocumentRow:
     doc_date: str | None
     page_count: int
     missions: tuple[str, ...]
+    doc_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -164,6 +172,8 @@ class Store:
             with self.transaction():
                 self.set_meta("schema_version", str(SCHEMA_VERSION))
                 self.set_meta("generation", "0")
+                # a new store links near-duplicates as passages arrive (index/dedup.py)
+                self.set_meta("near_duplicates_scanned", "1")
 
     def close(self) -> None:
         self.conn.close()
@@ -175,14 +185,33 @@ class Store:
             with self.transaction() as c:
                 c.execute("ALTER TABLE reviewed_labels ADD COLUMN grp TEXT")
         cols = {r[1] for r in self.conn.execute("PRAGMA table_info(passages)")}
-        if "text_key" in cols:
-            return
-        self.conn.create_function("text_key", 1, text_key, deterministic=True)
-        with self.transaction() as c:
-            c.execute("ALTER TABLE passages ADD COLUMN text_key TEXT")
-            c.execute("UPDATE passages SET text_key = text_key(text)")
-            c.execute("CREATE INDEX IF NOT EXISTS passages_text_key ON passages(text_key)")
-            self.set_meta("schema_version", str(SCHEMA_VERSION))
+        if "text_key" not in cols:
+            self.conn.create_function("text_key", 1, text_key, deterministic=True)
+            with self.transaction() as c:
+                c.execute("ALTER TABLE passages ADD COLUMN text_key TEXT")
+                c.execute("UPDATE passages SET text_key = text_key(text)")
+                c.execute("CREATE INDEX IF NOT EXISTS passages_text_key ON passages(text_key)")
+        doc_cols = {r[1] for r in self.conn.execute("PRAGMA table_info(documents)")}
+        if "doc_type" not in doc_cols:
+            # Older stores: classify from the stored opening passages (a re-ingest, which reads
+            # the first page itself, may refine it).
+            with self.transaction() as c:
+                c.execute("ALTER TABLE documents ADD COLUMN doc_type TEXT")
+                for row in c.execute("SELECT id, title, symbol FROM documents").fetchall():
+                    opening = "\n".join(
+                        r[0]
+                        for r in c.execute(
+                            "SELECT text FROM passages WHERE doc_id = ? ORDER BY seq LIMIT 5",
+                            (row[0],),
+                        )
+                    )
+                    c.execute(
+                        "UPDATE documents SET doc_type = ? WHERE id = ?",
+                        (classify_doc_type(row[1], row[2], opening), row[0]),
+                    )
+        if self.get_meta("schema_version") not in (None, str(SCHEMA_VERSION)):
+            with self.transaction():
+                self.set_meta("schema_version", str(SCHEMA_VERSION))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
@@ -252,6 +281,7 @@ class Store:
         extractor: str,
         two_column_pages: int,
         passages: Sequence[PassageRecord],
+        doc_type: str | None = None,
     ) -> tuple[int, list[int], list[int]]:
         """Insert a document (replacing any earlier version at the same path) with all its
         passages in one transaction. Returns (doc id, new passage ids, removed passage ids)."""
@@ -268,8 +298,8 @@ class Store:
                 c.execute("DELETE FROM documents WHERE id = ?", (old[0],))
             cur = c.execute(
                 "INSERT INTO documents(source_path, file_name, sha256, size_bytes, title, symbol,"
-                " doc_date, page_count, missions, extractor, two_column_pages)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " doc_date, page_count, missions, extractor, two_column_pages, doc_type)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     source_path,
                     file_name,
@@ -282,6 +312,7 @@ class Store:
                     json.dumps(list(missions)),
                     extractor,
                     two_column_pages,
+                    doc_type,
                 ),
             )
             doc_id = int(cur.lastrowid or 0)
@@ -557,6 +588,54 @@ class Store:
                 (doc_id, axis, json.dumps(sorted(labels)), reviewer),
             )
 
+    # -- near-duplicates ------------------------------------------------------------------
+    def link_duplicates(self, links: dict[int, int]) -> int:
+        """Put passages into near-duplicate groups: {passage id: id of a passage it copies}.
+        A passage joins the group of the one it copies (or founds it)."""
+        if not links:
+            return 0
+        with self.transaction() as c:
+            for pid, other in links.items():
+                row = c.execute(
+                    "SELECT cluster FROM near_duplicates WHERE passage_id = ?", (other,)
+                ).fetchone()
+                cluster = min(row[0] if row else other, other, pid)
+                c.executemany(
+                    "INSERT INTO near_duplicates(passage_id, cluster) VALUES (?, ?)"
+                    " ON CONFLICT(passage_id) DO UPDATE SET cluster = excluded.cluster",
+                    [(pid, cluster), (other, cluster)],
+                )
+        return len(links)
+
+    def duplicate_groups(self, ids: Iterable[int]) -> dict[int, list[tuple[int, int]]]:
+        """For passages in a near-duplicate group: passage id -> [(other passage, its doc)]."""
+        ids = list(ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.conn.execute(
+            "SELECT a.passage_id, b.passage_id, p.doc_id FROM near_duplicates a"
+            " JOIN near_duplicates b ON b.cluster = a.cluster AND b.passage_id != a.passage_id"
+            f" JOIN passages p ON p.id = b.passage_id WHERE a.passage_id IN ({marks})",
+            ids,
+        )
+        out: dict[int, list[tuple[int, int]]] = {}
+        for r in rows:
+            out.setdefault(r[0], []).append((r[1], r[2]))
+        return out
+
+    def iter_passage_texts(self, batch: int = 2048) -> Iterator[list[sqlite3.Row]]:
+        last = 0
+        while True:
+            rows = self.conn.execute(
+                "SELECT id, heading, text FROM passages WHERE id > ? ORDER BY id LIMIT ?",
+                (last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            yield rows
+            last = int(rows[-1]["id"])
+
     def iter_passages(self, batch: int = 512) -> Iterator[list[sqlite3.Row]]:
         last = 0
         while True:
@@ -582,4 +661,5 @@ def _doc(row: sqlite3.Row) -> DocumentRow:
         doc_date=row["doc_date"],
         page_count=row["page_count"],
         missions=tuple(json.loads(row["missions"] or "[]")),
+        doc_type=row["doc_type"],
     )

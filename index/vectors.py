@@ -43,6 +43,17 @@ def search(index: Any, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarra
     return scores[0][keep], ids[0][keep]
 
 
+def search_many(index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(scores, ids) rows for many queries at once; ids of -1 pad missing neighbours."""
+    if index.ntotal == 0 or len(queries) == 0:
+        empty = np.zeros((len(queries), 0))
+        return empty.astype(np.float32), empty.astype(np.int64)
+    scores, ids = index.search(
+        np.ascontiguousarray(queries, dtype=np.float32), min(k, index.ntotal)
+    )
+    return scores, ids
+
+
 def write_atomic(index: Any, path: Path) -> None:
     """Write beside the target, flush to disk, then rename over it."""
     import faiss

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from index.datadir import DataDir
-from index.search import dense_search
+from index.search import Searcher
 from pipeline import ingest_paths
 from settings import Settings
 from tests.conftest import CORPUS_PDF, ROOT, corpus_file
@@ -58,7 +58,7 @@ def test_sigkill_mid_ingest_keeps_the_earlier_state(tmp_path: Path) -> None:
         ).fetchone()[0]
         assert empty_docs == 0  # never half a document
         assert dd.vector_index().ntotal == counts["passages"]
-        hits = dense_search(dd, "Standby High Readiness Brigade", 3)
+        hits = Searcher(dd).search("Standby High Readiness Brigade", k=3).passages
         assert "shirbrig" in hits[0].source
 
     # The next ingest finishes the job without duplicating anything.

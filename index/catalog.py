@@ -1,0 +1,167 @@
+"""What search knows about every document: the fields filters and facets work on.
+
+Read from SQLite in a handful of grouped queries and cached until the database changes (any
+commit, from this process or another: SQLite's data_version and this connection's change count).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import dataclass
+
+from index.filters import Filters
+from index.store import DOC_TAG_SHARE, Store
+from nlp.gazetteer import load_gazetteer
+from nlp.glossary import places
+
+# An organisation counts for a document when the document names it at least this often
+# (a single passing mention of the AU in a UN report does not make it an AU document).
+ORG_MIN_MENTIONS = 2
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    id: int
+    file_name: str
+    source_path: str
+    title: str
+    symbol: str | None
+    date: str | None
+    year: int | None
+    doc_type: str
+    missions: tuple[str, ...]
+    countries: tuple[str, ...]
+    organisations: tuple[str, ...]
+    a4p: tuple[str, ...]
+    pillars: tuple[str, ...]
+    passages: int
+    page_count: int
+
+    def matches(self, f: Filters) -> bool:
+        if f.doc_ids and self.id not in f.doc_ids:
+            return False
+        if f.missions and not set(f.missions) & set(self.missions):
+            return False
+        if f.countries and not {c.lower() for c in f.countries} & {
+            c.lower() for c in self.countries
+        }:
+            return False
+        if f.organisations and not {o.lower() for o in f.organisations} & {
+            o.lower() for o in self.organisations
+        }:
+            return False
+        if f.doc_types and self.doc_type not in f.doc_types:
+            return False
+        if f.year_from is not None or f.year_to is not None:
+            if self.year is None:
+                return False
+            if f.year_from is not None and self.year < f.year_from:
+                return False
+            if f.year_to is not None and self.year > f.year_to:
+                return False
+        return True
+
+
+def _mission_countries() -> dict[str, tuple[str, ...]]:
+    return {e.id: e.countries for e in load_gazetteer() if e.kind == "MISSION"}
+
+
+def load_catalog(store: Store) -> dict[int, DocumentInfo]:
+    conn = store.conn
+    org_ids = {e.id for e in load_gazetteer() if e.kind == "ORG"}
+    mission_countries = _mission_countries()
+    place_names = places()
+    orgs: dict[int, list[str]] = {}
+    gpes: dict[int, set[str]] = {}
+    for doc_id, label, key, n in conn.execute(
+        "SELECT p.doc_id, e.label, e.key, SUM(e.count) FROM entities e"
+        " JOIN passages p ON p.id = e.passage_id WHERE e.label IN ('ORG', 'GPE')"
+        " GROUP BY 1, 2, 3"
+    ):
+        if label == "ORG" and key in org_ids and n >= ORG_MIN_MENTIONS:
+            orgs.setdefault(doc_id, []).append(key)
+        elif label == "GPE" and n >= ORG_MIN_MENTIONS and key.lower() in place_names:
+            gpes.setdefault(doc_id, set()).add(place_names[key.lower()])
+    sizes = dict(conn.execute("SELECT doc_id, COUNT(*) FROM passages GROUP BY 1").fetchall())
+    tags: dict[int, dict[str, list[str]]] = {}
+    for doc_id, axis, label, n in conn.execute(
+        "SELECT p.doc_id, t.axis, t.label, COUNT(*) FROM passage_tags t"
+        " JOIN passages p ON p.id = t.passage_id GROUP BY 1, 2, 3 ORDER BY 4 DESC"
+    ):
+        if sizes.get(doc_id) and n / sizes[doc_id] >= DOC_TAG_SHARE:
+            tags.setdefault(doc_id, {}).setdefault(axis, []).append(label)
+    for doc_id, axis, labels in conn.execute("SELECT doc_id, axis, labels FROM document_reviews"):
+        tags.setdefault(doc_id, {})[axis] = json.loads(labels)
+    out: dict[int, DocumentInfo] = {}
+    for row in conn.execute(
+        "SELECT id, file_name, source_path, title, symbol, doc_date, doc_type, missions,"
+        " page_count FROM documents"
+    ):
+        missions = tuple(json.loads(row["missions"] or "[]"))
+        countries: dict[str, None] = {}
+        for m in missions:
+            for c in mission_countries.get(m, ()):
+                countries.setdefault(c, None)
+        for c in sorted(gpes.get(row["id"], ())):
+            countries.setdefault(c, None)
+        date = row["doc_date"]
+        year = int(date[:4]) if date and date[:4].isdigit() else None
+        doc_tags = tags.get(row["id"], {})
+        out[row["id"]] = DocumentInfo(
+            id=row["id"],
+            file_name=row["file_name"],
+            source_path=row["source_path"],
+            title=row["title"],
+            symbol=row["symbol"],
+            date=date,
+            year=year,
+            doc_type=row["doc_type"] or "other",
+            missions=missions,
+            countries=tuple(countries),
+            organisations=tuple(sorted(orgs.get(row["id"], ()))),
+            a4p=tuple(doc_tags.get("a4p", ())),
+            pillars=tuple(doc_tags.get("pillars", ())),
+            passages=sizes.get(row["id"], 0),
+            page_count=row["page_count"],
+        )
+    return out
+
+
+class Catalog:
+    """The document catalogue of one store, reloaded only when the database changed."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._state: tuple[int, int] | None = None
+        self._docs: dict[int, DocumentInfo] = {}
+
+    def _current_state(self) -> tuple[int, int]:
+        version = self.store.conn.execute("PRAGMA data_version").fetchone()[0]
+        return int(version), self.store.conn.total_changes
+
+    @property
+    def documents(self) -> dict[int, DocumentInfo]:
+        state = self._current_state()
+        if state != self._state:
+            self._docs = load_catalog(self.store)
+            self._state = state
+        return self._docs
+
+
+def facet_counts(docs: list[DocumentInfo]) -> dict[str, dict[str, int]]:
+    """Documents per value of every filter key, most frequent first."""
+    counters: dict[str, Counter[str]] = {
+        k: Counter()
+        for k in ("a4p", "pillars", "missions", "organisations", "countries", "years", "doc_types")
+    }
+    for d in docs:
+        counters["a4p"].update(d.a4p)
+        counters["pillars"].update(d.pillars)
+        counters["missions"].update(d.missions)
+        counters["organisations"].update(d.organisations)
+        counters["countries"].update(d.countries)
+        if d.year is not None:
+            counters["years"][str(d.year)] += 1
+        counters["doc_types"][d.doc_type] += 1
+    return {k: dict(c.most_common()) for k, c in counters.items()}
