@@ -1,23 +1,21 @@
 """Read-only views of the library for the app: the document list with status and tags, one
 document with its passages and their tags, per-document facets, and the dashboard's aggregates.
 
-Nothing here writes. Document tags come from `Store.document_tags`, so the rule that decides
-them (share of passages, reviewer corrections) lives in one place.
+Nothing here writes. Per-document fields (tags, type, organisations, countries) come from the
+search catalogue (`index/catalog.py`), so the library list, the filters and the facets agree.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from errors import DocumentNotFound
+from index.catalog import DocumentInfo, load_catalog
 from index.store import Store
-from nlp.gazetteer import load_gazetteer
 from nlp.labels import slugs
 
 STATUS_READY = "ready"
@@ -62,7 +60,9 @@ class DocumentSummary:
     pages: int
     passages: int
     missions: tuple[str, ...]
-    doc_type: str | None
+    organisations: tuple[str, ...]
+    countries: tuple[str, ...]
+    doc_type: str  # a slug of nlp.doctypes.DOC_TYPES
     ingested_at: str
     a4p: tuple[str, ...]
     pillars: tuple[str, ...]
@@ -109,24 +109,8 @@ class PassageView:
 class DocumentDetail:
     summary: DocumentSummary
     passages: tuple[PassageView, ...]
-    organisations: tuple[str, ...]
-    countries: tuple[str, ...]
     extractor: str
     size_bytes: int
-
-
-@dataclass(frozen=True)
-class DocumentFacets:
-    """What a document can be filtered by."""
-
-    doc_id: int
-    a4p: tuple[str, ...]
-    pillars: tuple[str, ...]
-    missions: tuple[str, ...]
-    organisations: tuple[str, ...]
-    countries: tuple[str, ...]
-    year: int | None
-    doc_type: str | None
 
 
 @dataclass(frozen=True)
@@ -167,61 +151,33 @@ class DashboardStats:
     review: ReviewProgress
 
 
-# -- helpers ---------------------------------------------------------------------------------
-def _has_column(conn: sqlite3.Connection, table: str, column: str) -> bool:
-    return any(r[1] == column for r in conn.execute(f"PRAGMA table_info({table})"))
-
-
-@lru_cache(maxsize=1)
-def _gazetteer_orgs() -> frozenset[str]:
-    return frozenset(e.id for e in load_gazetteer() if e.kind == "ORG")
-
-
-@lru_cache(maxsize=1)
-def _countries() -> frozenset[str]:
-    # Missions in the gazetteer name their host countries: a GPE entity counts as a country
-    # only when it is one of those, which keeps cities and regions out of the filter.
-    return frozenset(c for e in load_gazetteer() for c in e.countries)
-
-
-def _summary(
-    store: Store, row: sqlite3.Row, passages: int, doc_type: str | None
-) -> DocumentSummary:
-    tags = store.document_tags(row["id"])
+# -- library ---------------------------------------------------------------------------------
+def _summary(info: DocumentInfo, ingested_at: str) -> DocumentSummary:
     return DocumentSummary(
-        doc_id=row["id"],
-        title=row["title"],
-        file_name=row["file_name"],
-        source_path=row["source_path"],
-        symbol=row["symbol"],
-        date=row["doc_date"],
-        pages=row["page_count"],
-        passages=passages,
-        missions=tuple(json.loads(row["missions"] or "[]")),
-        doc_type=doc_type,
-        ingested_at=row["ingested_at"],
-        a4p=tuple(tags["a4p"]),
-        pillars=tuple(tags["pillars"]),
-        status=STATUS_READY if Path(row["source_path"]).is_file() else STATUS_FILE_MISSING,
+        doc_id=info.id,
+        title=info.title,
+        file_name=info.file_name,
+        source_path=info.source_path,
+        symbol=info.symbol,
+        date=info.date,
+        pages=info.page_count,
+        passages=info.passages,
+        missions=info.missions,
+        organisations=info.organisations,
+        countries=info.countries,
+        doc_type=info.doc_type,
+        ingested_at=ingested_at,
+        a4p=info.a4p,
+        pillars=info.pillars,
+        status=STATUS_READY if Path(info.source_path).is_file() else STATUS_FILE_MISSING,
     )
 
 
-def _passage_counts(store: Store) -> dict[int, int]:
-    return {
-        r[0]: r[1]
-        for r in store.conn.execute("SELECT doc_id, COUNT(*) FROM passages GROUP BY doc_id")
-    }
-
-
-# -- library ---------------------------------------------------------------------------------
 def library(store: Store) -> list[DocumentSummary]:
     """Every document, newest date first (undated last), with its tags and status."""
-    counts = _passage_counts(store)
-    typed = _has_column(store.conn, "documents", "doc_type")
-    out = [
-        _summary(store, r, counts.get(r["id"], 0), r["doc_type"] if typed else None)
-        for r in store.conn.execute("SELECT * FROM documents")
-    ]
+    catalog = load_catalog(store)
+    added = dict(store.conn.execute("SELECT id, ingested_at FROM documents").fetchall())
+    out = [_summary(info, added.get(doc_id, "")) for doc_id, info in catalog.items()]
     return sorted(out, key=lambda d: (d.date or "", d.doc_id), reverse=True)
 
 
@@ -281,64 +237,22 @@ def passage(store: Store, passage_id: int) -> PassageView:
 
 
 def document_detail(store: Store, doc_id: int) -> DocumentDetail:
-    row = store.conn.execute("SELECT * FROM documents WHERE id = ?", (doc_id,)).fetchone()
-    if row is None:
+    row = store.conn.execute(
+        "SELECT ingested_at, extractor, size_bytes FROM documents WHERE id = ?", (doc_id,)
+    ).fetchone()
+    info = load_catalog(store).get(doc_id) if row is not None else None
+    if row is None or info is None:
         raise DocumentNotFound(f"document {doc_id} is not in the library (deleted or re-read)")
-    typed = _has_column(store.conn, "documents", "doc_type")
     passages = _passage_views(
         store,
         store.conn.execute("SELECT * FROM passages WHERE doc_id = ? ORDER BY seq", (doc_id,)),
     )
-    orgs, countries = _entities_of(store, [doc_id]).get(doc_id, ((), ()))
     return DocumentDetail(
-        summary=_summary(store, row, len(passages), row["doc_type"] if typed else None),
+        summary=_summary(info, row["ingested_at"]),
         passages=tuple(passages),
-        organisations=orgs,
-        countries=countries,
         extractor=row["extractor"],
         size_bytes=row["size_bytes"],
     )
-
-
-def _entities_of(
-    store: Store, doc_ids: Iterable[int] | None = None
-) -> dict[int, tuple[tuple[str, ...], tuple[str, ...]]]:
-    """(organisations, countries) per document, most mentioned first."""
-    orgs: dict[int, Counter[str]] = {}
-    countries: dict[int, Counter[str]] = {}
-    sql = (
-        "SELECT p.doc_id, e.label, e.key, SUM(e.count) FROM entities e"
-        " JOIN passages p ON p.id = e.passage_id WHERE e.label IN ('ORG', 'GPE')"
-    )
-    args: list[int] = []
-    if doc_ids is not None:
-        args = list(doc_ids)
-        sql += f" AND p.doc_id IN ({','.join('?' * len(args))})"
-    for doc_id, label, key, n in store.conn.execute(sql + " GROUP BY 1, 2, 3", args):
-        if label == "ORG" and key in _gazetteer_orgs():
-            orgs.setdefault(doc_id, Counter())[key] += n
-        elif label == "GPE" and key in _countries():
-            countries.setdefault(doc_id, Counter())[key] += n
-    ids = set(orgs) | set(countries)
-    return {
-        i: (
-            tuple(k for k, _ in orgs.get(i, Counter()).most_common()),
-            tuple(k for k, _ in countries.get(i, Counter()).most_common()),
-        )
-        for i in ids
-    }
-
-
-def document_facets(store: Store) -> dict[int, DocumentFacets]:
-    """Filterable values of every document, keyed by document id."""
-    entities = _entities_of(store)
-    out = {}
-    for d in library(store):
-        orgs, countries = entities.get(d.doc_id, ((), ()))
-        out[d.doc_id] = DocumentFacets(
-            d.doc_id, d.a4p, d.pillars, d.missions, orgs, countries, d.year, d.doc_type
-        )
-    return out
 
 
 # -- dashboard -------------------------------------------------------------------------------

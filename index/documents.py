@@ -1,7 +1,8 @@
 """Removing a document from the library: the store rows and its vectors, together.
 
-`Store.delete_document` changes SQLite only; this keeps the FAISS index and manifest in step
-through the data folder, the same way an ingest does, so search never returns a deleted passage.
+`Store.delete_document` changes SQLite only; this keeps the FAISS and BM25 indexes and the
+manifest in step through the data folder, the same way an ingest does, so search never returns a
+deleted passage.
 """
 
 from __future__ import annotations
@@ -32,4 +33,5 @@ def delete_document(dd: DataDir, doc_id: int) -> DeletedDocument:
     removed = dd.store.delete_document(doc_id)
     dd.apply(None, removed)
     dd.save_vectors()
+    dd.save_keyword_index()
     return DeletedDocument(doc_id, row.title, row.source_path, len(removed))

@@ -69,8 +69,7 @@ def search(page: Any, base: str, query: str) -> None:
     wait_idle(page)
 
 
-def test_search_shows_the_shirbrig_document_first(page: Any, app_url: str,
-                                                  e2e_data: Path) -> None:
+def test_search_shows_the_shirbrig_document_first(page: Any, app_url: str, e2e_data: Path) -> None:
     search(page, app_url, QUERY)
     first = page.locator(".ll-title").first.inner_text()
     assert first.startswith("1.")

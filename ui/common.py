@@ -20,9 +20,9 @@ import streamlit as st
 
 from errors import LessonsError
 from index.datadir import DataDir
-
-# The one line to change when the hybrid search lands: index.search_adapter -> index.search.
-from index.search_adapter import DocumentResult, Filters, Searcher, SearchHit, SearchResults
+from index.filters import Filters
+from index.search import DocumentResult, Searcher, SearchHit, SearchResults
+from index.snippets import mark, query_stems
 from nlp.labels import all_labels, display_name
 from settings import Settings
 
@@ -61,7 +61,11 @@ h3 { font-size: 1.15rem !important; font-weight: 600 !important; }
 .ll-passage { border-left: 3px solid var(--ll-line); padding: .1rem 0 .1rem .8rem;
   color: var(--ll-ink); font-size: .95rem; line-height: 1.55; white-space: pre-wrap; }
 .ll-passage mark { background: #fff0a8; color: inherit; padding: 0 .1rem; border-radius: 2px; }
-.ll-cite { color: var(--ll-muted); font-size: .82rem; margin-top: .35rem; }
+.ll-cite { color: var(--ll-muted); font-size: .82rem; }
+.ll-cite-row { display: flex; flex-wrap: wrap; align-items: center; gap: .3rem .7rem;
+  margin-top: .4rem; }
+.ll-cite-row .ll-chips { margin: 0; }
+.ll-chip.small { font-size: .7rem; padding: 0 .45rem; }
 .ll-cite b { color: var(--ll-ink); font-weight: 600; }
 .ll-heading { font-weight: 600; font-size: .9rem; color: var(--ll-ink); margin-bottom: .2rem; }
 .ll-empty { color: var(--ll-muted); font-size: .95rem; line-height: 1.6; }
@@ -91,7 +95,7 @@ class Library:
         self.path = path
         self.settings = settings
         self.dd = DataDir(path)
-        self.searcher = Searcher(self.dd, settings)
+        self.searcher = Searcher(self.dd, threads=settings.torch_threads)
         self.lock = threading.RLock()
 
     @contextmanager
@@ -173,17 +177,37 @@ def marked_html(text: str, spans: Sequence[tuple[int, int]] = ()) -> str:
     return "".join(out)
 
 
-def chips_html(a4p: Sequence[str], pillars: Sequence[str], reviewed: Sequence[str] = ()) -> str:
+def chips_html(
+    a4p: Sequence[str], pillars: Sequence[str], reviewed: Sequence[str] = (), small: bool = False
+) -> str:
     """Tags as chips with their readable names; axes a reviewer set carry a check mark."""
     known = {lab.slug for lab in all_labels()}
     parts = []
     for axis, labels in (("a4p", a4p), ("pillars", pillars)):
-        extra = " reviewed" if axis in reviewed else ""
+        extra = (" reviewed" if axis in reviewed else "") + (" small" if small else "")
         for slug in labels:
             name = display_name(slug) if slug in known else slug
             title = "A4P area" if axis == "a4p" else "Partnership pillar"
             parts.append(f'<span class="ll-chip {axis}{extra}" title="{title}">{esc(name)}</span>')
     return f'<div class="ll-chips">{"".join(parts)}</div>' if parts else ""
+
+
+def cite_html(
+    citation: str,
+    heading: str | None = None,
+    a4p: Sequence[str] = (),
+    pillars: Sequence[str] = (),
+    reviewed: Sequence[str] = (),
+    also_in: int = 0,
+) -> str:
+    """The line under a passage: where to cite it, its section, its own tags."""
+    text = f"<b>{esc(citation)}</b>"
+    if heading:
+        text += f" · {esc(heading)}"
+    if also_in:
+        text += f" · also in {also_in} other document{'s' * (also_in != 1)}"
+    chips = chips_html(a4p, pillars, reviewed, small=True)
+    return f'<div class="ll-cite-row"><span class="ll-cite">{text}</span>{chips}</div>'
 
 
 def meta_html(parts: Sequence[str | None]) -> str:
@@ -200,6 +224,15 @@ def nice_date(iso: str | None) -> str | None:
     except ValueError:
         return iso
     return f"{d.day} {d.strftime('%B %Y')}"
+
+
+def query_marks(text: str, query: str) -> tuple[tuple[int, int], ...]:
+    """Spans of `text` to mark for `query`, matched on stems as search results are."""
+    from nlp.query import parse_query
+
+    if not query.strip():
+        return ()
+    return mark(text, query_stems(parse_query(query).terms or (query,)))
 
 
 def label_name(slug: str) -> str:

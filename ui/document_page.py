@@ -11,18 +11,20 @@ import streamlit as st
 from errors import LessonsError
 from index.browse import DocumentDetail, PassageView, document_detail
 from ingest.render import render_page
-from nlp.highlight import term_spans
+from nlp.doctypes import display_doc_type
 from ui import packs_widget
 from ui.common import (
     PAGE_LIBRARY,
     PAGE_SEARCH,
     chips_html,
+    cite_html,
     esc,
     marked_html,
     meta_html,
     nice_date,
     open_library,
     page_header,
+    query_marks,
 )
 
 RESOLUTION = 110
@@ -65,10 +67,10 @@ def details_html(detail: DocumentDetail) -> str:
     rows = [
         ("Symbol", s.symbol),
         ("Date", nice_date(s.date)),
-        ("Type", s.doc_type),
+        ("Type", display_doc_type(s.doc_type) if s.doc_type != "other" else None),
         ("Missions", ", ".join(s.missions)),
-        ("Organisations", ", ".join(detail.organisations[:8])),
-        ("Countries", ", ".join(detail.countries[:8])),
+        ("Organisations", ", ".join(s.organisations[:8])),
+        ("Countries", ", ".join(s.countries[:8])),
         ("Pages", str(s.pages)),
         ("Passages", str(s.passages)),
         ("File", s.file_name),
@@ -83,14 +85,9 @@ def details_html(detail: DocumentDetail) -> str:
 def passage_block(p: PassageView, query: str, selected: bool) -> None:
     # The selected passage's container is keyed so the style sheet can set it apart.
     with st.container(border=True, key="ll-selected-passage" if selected else None):
-        head = f'<div class="ll-cite"><b>{esc(p.locator)}</b>'
-        if p.heading:
-            head += f" · {esc(p.heading)}"
-        head += "</div>"
         st.html(
-            head
-            + f'<div class="ll-passage">{marked_html(p.text, term_spans(p.text, query))}</div>'
-            + chips_html(p.a4p, p.pillars, p.reviewed)
+            f'<div class="ll-passage">{marked_html(p.text, query_marks(p.text, query))}</div>'
+            + cite_html(p.locator, p.heading, p.a4p, p.pillars, p.reviewed)
         )
         row = st.container(horizontal=True, vertical_alignment="center")
         row.button(

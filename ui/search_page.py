@@ -11,7 +11,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from errors import LessonsError
-from index.browse import locator
+from nlp.doctypes import display_doc_type
 from ui import packs_widget
 from ui.common import (
     PAGE_DOCUMENT,
@@ -20,6 +20,7 @@ from ui.common import (
     Filters,
     SearchResults,
     chips_html,
+    cite_html,
     esc,
     label_name,
     marked_html,
@@ -43,7 +44,7 @@ LIST_FACETS: tuple[tuple[str, str, Callable[[str], str]], ...] = (
     ("missions", "Missions", str),
     ("organisations", "Organisations", str),
     ("countries", "Countries", str),
-    ("doc_types", "Document type", str),
+    ("doc_types", "Document type", display_doc_type),
 )
 PAGE_SIZE = 10
 
@@ -73,7 +74,7 @@ def no_documents() -> None:
 
 
 def _year_bounds(library_facets: dict[str, dict[str, int]]) -> tuple[int, int] | None:
-    years = sorted(int(y) for y in library_facets.get("year", {}))
+    years = sorted(int(y) for y in library_facets.get("years", {}))
     return (years[0], years[-1]) if len(years) > 1 else None
 
 
@@ -168,19 +169,23 @@ def no_hits(query: str, filters: Filters) -> None:
 
 def result_card(doc: DocumentResult, query: str) -> None:
     best = doc.passages[0]
-    where = locator(best.page, best.page_end, best.paragraph, best.paragraph_end)
     with st.container(border=True):
         st.html(
             f'<div class="ll-title"><span class="ll-rank">{doc.rank}.</span>{esc(doc.title)}'
             "</div>"
             + meta_html(
-                [doc.symbol, nice_date(doc.date), ", ".join(doc.missions[:4]), doc.doc_type]
+                [
+                    doc.symbol,
+                    nice_date(doc.date),
+                    ", ".join(doc.missions[:4]),
+                    display_doc_type(doc.doc_type) if doc.doc_type not in (None, "other") else None,
+                ]
             )
             + chips_html(doc.a4p, doc.pillars)
             + f'<div class="ll-passage">{marked_html(best.snippet, best.highlights)}</div>'
-            + f'<div class="ll-cite"><b>{esc(where)}</b>'
-            + (f" · {esc(best.heading)}" if best.heading else "")
-            + "</div>"
+            + cite_html(
+                best.citation, best.heading, best.a4p, best.pillars, also_in=len(best.also_in)
+            )
         )
         row = st.container(horizontal=True, vertical_alignment="center")
         row.page_link(
@@ -196,10 +201,15 @@ def result_card(doc: DocumentResult, query: str) -> None:
             noun = "passage" if len(more) == 1 else "passages"
             with st.expander(f"{len(more)} more matching {noun} in this document"):
                 for hit in more:
-                    cite = locator(hit.page, hit.page_end, hit.paragraph, hit.paragraph_end)
                     st.html(
                         f'<div class="ll-passage">{marked_html(hit.snippet, hit.highlights)}</div>'
-                        f'<div class="ll-cite"><b>{esc(cite)}</b></div>'
+                        + cite_html(
+                            hit.citation,
+                            hit.heading,
+                            hit.a4p,
+                            hit.pillars,
+                            also_in=len(hit.also_in),
+                        )
                     )
                     packs_widget.add_button(hit.passage_id, key=f"add-{hit.passage_id}")
 
