@@ -49,7 +49,7 @@ def test_document_detail_has_passages_in_order_with_tags(demo_dir: Path) -> None
     assert detail.summary.passages == len(detail.passages) > 0
     assert any(p.a4p for p in detail.passages)
     assert all(set(p.scores) == set(p.a4p) | set(p.pillars) for p in detail.passages)
-    assert "UN" in detail.organisations or "AU" in detail.organisations
+    assert "UN" in detail.summary.organisations or "AU" in detail.summary.organisations
     assert one == detail.passages[0]
     assert one.locator.startswith("p. ")
 
