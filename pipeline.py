@@ -267,7 +267,9 @@ def ingest_paths(
                 two_column_pages=doc.two_column_pages,
                 passages=records,
                 doc_type=classify_doc_type(
-                    doc.title, doc.symbol, doc.page_texts[0] if doc.page_texts else ""
+                    doc.title,
+                    doc.symbol,
+                    "\n".join((*doc.front_matter, doc.page_texts[0] if doc.page_texts else "")),
                 ),
             )
             vecs = np.vstack([r.embedding for r in records]) if records else None

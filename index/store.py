@@ -107,16 +107,6 @@ CREATE TABLE IF NOT EXISTS ingest_log (
     doc_id INTEGER,
     at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
-CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
-    heading, text, content='passages', content_rowid='id', tokenize='porter unicode61'
-);
-CREATE TRIGGER IF NOT EXISTS passages_ai AFTER INSERT ON passages BEGIN
-    INSERT INTO passages_fts(rowid, heading, text) VALUES (new.id, new.heading, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS passages_ad AFTER DELETE ON passages BEGIN
-    INSERT INTO passages_fts(passages_fts, rowid, heading, text)
-    VALUES ('delete', old.id, old.heading, old.text);
-END;
 """
 
 
@@ -191,6 +181,15 @@ class Store:
                 c.execute("ALTER TABLE passages ADD COLUMN text_key TEXT")
                 c.execute("UPDATE passages SET text_key = text_key(text)")
                 c.execute("CREATE INDEX IF NOT EXISTS passages_text_key ON passages(text_key)")
+        if self.conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = 'passages_fts'"
+        ).fetchone():
+            # Keyword search moved to the BM25 index (index/keyword.py); the FTS5 copy of
+            # every passage only cost space and ingest time.
+            with self.transaction() as c:
+                c.execute("DROP TRIGGER IF EXISTS passages_ai")
+                c.execute("DROP TRIGGER IF EXISTS passages_ad")
+                c.execute("DROP TABLE IF EXISTS passages_fts")
         doc_cols = {r[1] for r in self.conn.execute("PRAGMA table_info(documents)")}
         if "doc_type" not in doc_cols:
             # Older stores: classify from the stored opening passages (a re-ingest, which reads
