@@ -38,7 +38,13 @@ def _renderer(fmt: str) -> Callable[[Outline], bytes]:
 
 def render_pack(pack: Pack, fmt: str, *, today: date | None = None) -> bytes:
     """The pack as a DOCX, PDF or Markdown file's bytes (for a download button)."""
-    return _renderer(fmt)(build_outline(pack, today))
+    render = _renderer(fmt)
+    if not pack.items:
+        raise ExportError(
+            f'the pack "{pack.name}" has no excerpts yet: add passages from search or from a '
+            "document first"
+        )
+    return render(build_outline(pack, today))
 
 
 def file_name(pack: Pack, fmt: str) -> str:

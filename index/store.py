@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -230,6 +231,9 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.conn = connect(path)
+        # One connection may serve several threads (the app's sessions): their transactions
+        # take turns instead of colliding on the connection.
+        self._tx_lock = threading.RLock()
         self.conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
         self._migrate()
         if self.get_meta("schema_version") is None:
@@ -271,14 +275,17 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        else:
-            self.conn.execute("COMMIT")
+        """BEGIN IMMEDIATE: the write lock is taken before anything is read, so a check and
+        the write that depends on it (e.g. a review's conflict check) see no change between."""
+        with self._tx_lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.conn.execute("COMMIT")
 
     # -- meta -----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:

@@ -302,3 +302,6 @@ def test_cli_lists_and_exports_packs(
     assert "unknown export format" in capsys.readouterr().err
     with pytest.raises(ExportError, match="no folder"):
         export_pack(pack, tmp_path / "missing" / "x.md")
+    empty = Pack(9, "Empty", "", "none", "c", "u", ())
+    with pytest.raises(ExportError, match="no excerpts yet"):
+        render_pack(empty, "pdf")

@@ -155,6 +155,42 @@ def test_second_reviewer_sees_the_conflict_and_can_overwrite_on_purpose(data: Pa
         assert latest.predicted == tuple(sorted(item.predicted["a4p"]))
 
 
+def test_simultaneous_saves_one_wins_the_other_sees_the_conflict(data: Path) -> None:
+    """Two reviewers (two connections, as two app servers would have) save the same passage
+    at the same moment: exactly one save lands."""
+    import threading
+
+    with DataDir(data) as dd:
+        item = review_queue(dd, limit=1, evidence=False).items[0]
+    stores = [Store(data / "lessons.db"), Store(data / "lessons.db")]
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def save(store: Store, label: str) -> None:
+        start.wait()
+        try:
+            review_passage(
+                store, item.passage_id, a4p=[label], reviewer=label, expected=item.expected
+            )
+            outcomes.append("saved")
+        except ReviewConflict:
+            outcomes.append("conflict")
+
+    threads = [
+        threading.Thread(target=save, args=(store, label))
+        for store, label in zip(stores, ["wps", "conduct"], strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(outcomes) == ["conflict", "saved"]
+    [event] = list_events(stores[0])
+    assert stores[0].tags_for([item.passage_id])[item.passage_id]["a4p"] == list(event.after)
+    for store in stores:
+        store.close()
+
+
 def test_review_input_errors_are_clear_and_store_nothing(data: Path) -> None:
     with DataDir(data) as dd:
         item = review_queue(dd, limit=1, evidence=False).items[0]
