@@ -241,16 +241,16 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from index.datadir import DataDir
-    from index.tagging import Tagging
+    from index.reviews import retrain
     from nlp.training_data import read_jsonl
 
     settings = _settings(args)
     items = read_jsonl(args.labels) if args.labels else []
     with DataDir(settings.data_dir, write=True) as dd:
         counts = dd.store.upsert_reviews(
-            items, reviewer=args.reviewer, source=str(args.labels or "")
+            items, reviewer=args.reviewer, source=f"cli:{args.labels}" if args.labels else "cli"
         )
-        report = Tagging(dd, threads=settings.torch_threads).train()
+        report = retrain(dd, threads=settings.torch_threads)
     if args.labels:
         print(
             f"reviewed labels from {args.labels}: {counts['added']} added, "
@@ -298,6 +298,58 @@ def cmd_eval_tags(args: argparse.Namespace) -> int:
         f"micro F1 {result['micro_f1']:.3f}   macro F1 {result['macro_f1']:.3f}   "
         f"({result['examples']} examples)"
     )
+    return EXIT_OK
+
+
+def cmd_reviews(args: argparse.Namespace) -> int:
+    from index.datadir import DataDir
+    from index.reviews import export_events_csv, list_events
+
+    settings = _settings(args)
+    filters = {"reviewer": args.reviewer, "label": args.label, "passage_id": args.passage}
+    with DataDir(settings.data_dir) as dd:
+        if args.csv:
+            n = export_events_csv(dd.store, args.csv, **filters)
+            print(f"{n} review events written to {args.csv}")
+            return EXIT_OK
+        events = list_events(dd.store, limit=args.limit, **filters)
+    if not events:
+        print("No review events yet.")
+        return EXIT_OK
+    for e in events:
+        before = "?" if e.before is None else ", ".join(e.before) or "none"
+        after = ", ".join(e.after) or "none"
+        print(
+            f"{e.at}  {e.reviewer or '-':<12} passage {e.passage_id or '-':<6} {e.axis:<8}"
+            f" {before} -> {after}  [{e.source}]"
+        )
+    return EXIT_OK
+
+
+def cmd_pack_list(args: argparse.Namespace) -> int:
+    from index.datadir import DataDir
+    from index.packs import list_packs
+
+    settings = _settings(args)
+    with DataDir(settings.data_dir) as dd:
+        packs = list_packs(dd.store)
+    if not packs:
+        print("No briefing packs yet.")
+    for p in packs:
+        print(f"{p.name}  ({p.items} items, grouped by {p.grouping}, updated {p.updated_at})")
+    return EXIT_OK
+
+
+def cmd_pack_export(args: argparse.Namespace) -> int:
+    from briefing import export_pack
+    from index.datadir import DataDir
+    from index.packs import find_pack
+
+    settings = _settings(args)
+    with DataDir(settings.data_dir) as dd:
+        pack = find_pack(dd.store, args.name)
+    path = export_pack(pack, args.out, args.format)
+    print(f"{pack.name}: {len(pack.items)} excerpts written to {path}")
     return EXIT_OK
 
 
@@ -419,6 +471,50 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, help=data_help)
     p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.set_defaults(func=cmd_eval_tags)
+
+    p = sub.add_parser(
+        "reviews",
+        help="the audit trail of review corrections",
+        description="List review events (who changed which labels of which passage, when, "
+        "from what to what, and what the model predicted), newest first, or export them all "
+        "as CSV.",
+        epilog="Example: python cli.py reviews --csv reviews.csv --reviewer amina",
+    )
+    p.add_argument("--csv", type=Path, metavar="FILE", help="write the events to a CSV file")
+    p.add_argument("--reviewer", help="only this reviewer's events")
+    p.add_argument("--label", help="only events where this label was shown, saved or predicted")
+    p.add_argument("--passage", type=int, metavar="ID", help="only this passage's events")
+    p.add_argument("--limit", type=int, default=50, help="events to list (default 50)")
+    p.add_argument("--data-dir", type=Path, help=data_help)
+    p.set_defaults(func=cmd_reviews)
+
+    p = sub.add_parser(
+        "pack",
+        help="briefing packs: list and export",
+        description="List briefing packs, or export one to DOCX, PDF or Markdown.",
+        epilog='Example: python cli.py pack export "AU liaison" --format docx --out brief.docx',
+    )
+    pack_sub = p.add_subparsers(dest="pack_command", required=True, metavar="ACTION")
+    q = pack_sub.add_parser(
+        "list",
+        help="every pack with its number of items",
+        description="Every briefing pack, the most recently changed first.",
+        epilog="Example: python cli.py pack list",
+    )
+    q.add_argument("--data-dir", type=Path, help=data_help)
+    q.set_defaults(func=cmd_pack_list)
+    q = pack_sub.add_parser(
+        "export",
+        help="export a pack to DOCX, PDF or Markdown",
+        description="Export a briefing pack: title page, contents, excerpts with notes and "
+        "citations, sources.",
+        epilog='Example: python cli.py pack export "AU liaison" --format pdf --out brief.pdf',
+    )
+    q.add_argument("name", metavar="NAME", help="the pack's name")
+    q.add_argument("--format", choices=("docx", "pdf", "md"), help="default: from --out")
+    q.add_argument("--out", type=Path, required=True, metavar="FILE")
+    q.add_argument("--data-dir", type=Path, help=data_help)
+    q.set_defaults(func=cmd_pack_export)
     return parser
 
 

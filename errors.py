@@ -13,6 +13,12 @@ LessonsError
 ├── ModelUnavailable          an installed model package is missing
 ├── TaggerError               the tagger cannot be trained or used (e.g. no reviewed labels)
 ├── SearchError               a search that cannot run as asked (unreadable filter, unknown passage)
+├── ReviewError               a review cannot be saved as asked (unknown passage or label)
+│   └── ReviewConflict        another reviewer changed the labels since they were shown
+├── PackError                 a briefing pack operation is not possible (name taken, no such
+│   │                         pack or item, passage already in the pack)
+│   └── DuplicateItem         the passage is already in the pack
+├── ExportError               a briefing pack cannot be exported (unknown format, no font)
 ├── DocumentNotFound          a document or passage id is not (or no longer) in the library
 ├── PageRenderError           a PDF page cannot be shown (file gone, page out of range)
 └── UploadError               an uploaded file cannot be kept (bad name, unwritable folder)
@@ -104,3 +110,48 @@ class UploadError(LessonsError):
 
 class SearchError(LessonsError):
     """A search that cannot be run as asked (an unreadable filter, an unknown passage)."""
+
+
+class ReviewError(LessonsError):
+    """A review cannot be saved as asked: unknown passage, axis or label, no reviewer name."""
+
+
+class ReviewConflict(ReviewError):
+    """The labels of an axis changed since the reviewer was shown them: nothing was stored.
+
+    `current` holds the labels now in force per conflicting axis, `changed_by` and `changed_at`
+    who saved them and when (UTC), `event_id` the latest review event of the passage: re-submit
+    with `expected=conflict.current, seen_event=conflict.event_id` to overwrite on purpose."""
+
+    def __init__(
+        self,
+        passage_id: int,
+        current: dict[str, list[str]],
+        changed_by: str | None,
+        changed_at: str | None,
+        event_id: int,
+    ) -> None:
+        when = f" at {changed_at}" if changed_at else ""
+        who = f"by {changed_by}{when}" if changed_by else "by the retrained tagger"
+        shown = "; ".join(f"{axis}: {', '.join(x) or 'none'}" for axis, x in current.items())
+        super().__init__(
+            f"the labels of passage {passage_id} were changed {who} after they were shown to "
+            f"you (now {shown}); nothing was saved: look again, then save to overwrite"
+        )
+        self.passage_id = passage_id
+        self.current = current
+        self.changed_by = changed_by
+        self.changed_at = changed_at
+        self.event_id = event_id
+
+
+class PackError(LessonsError):
+    """A briefing pack operation is not possible as asked."""
+
+
+class DuplicateItem(PackError):
+    """The passage is already in the pack (packs hold each text once)."""
+
+
+class ExportError(LessonsError):
+    """A briefing pack cannot be exported."""

@@ -112,10 +112,10 @@ def analyse_document(
     vecs = encode(texts, threads=settings.torch_threads, batch_size=settings.embed_batch_size)
     timings["embed"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    tags = (
-        [t.as_tags() for t in tagging.predict([p.text for p in passages], vecs, evidence=False)]
+    preds = (
+        tagging.predict([p.text for p in passages], vecs, evidence=False)
         if tagging is not None and passages
-        else [[] for _ in passages]
+        else []
     )
     timings["tag"] = time.perf_counter() - t0
     records = [
@@ -129,7 +129,8 @@ def analyse_document(
             text=p.text,
             embedding=vecs[i],
             entities=per_passage[i],
-            tags=tuple(tags[i]),
+            tags=tuple(preds[i].as_tags()) if preds else (),
+            scores=preds[i].as_scores() if preds else (),
         )
         for i, p in enumerate(passages)
     ]
@@ -269,7 +270,9 @@ def ingest_paths(
                 two_column_pages=doc.two_column_pages,
                 passages=records,
                 doc_type=classify_doc_type(
-                    doc.title, doc.symbol, doc.page_texts[0] if doc.page_texts else ""
+                    doc.title,
+                    doc.symbol,
+                    "\n".join((*doc.front_matter, doc.page_texts[0] if doc.page_texts else "")),
                 ),
             )
             vecs = np.vstack([r.embedding for r in records]) if records else None

@@ -39,6 +39,11 @@ class Settings:
     embed_batch_size: int = _setting(32, "Passages per embedding batch.")
     passage_min_words: int = _setting(80, "Passages are merged up to at least this many words.")
     passage_max_words: int = _setting(250, "Passages are split at sentence boundaries above this.")
+    auto_retrain_after: int = _setting(
+        20,
+        "The app retrains the tagger by itself once this many review corrections were saved "
+        "since the last model; 0 turns automatic retraining off.",
+    )
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
 
 from nlp.doctypes import classify_doc_type
+from nlp.labels import slugs
 from nlp.training_data import LabelledText, text_key
 
-SCHEMA_VERSION = 3
+# 3: document types, near-duplicate groups, no FTS5 copy (keyword search is index/keyword.py)
+# 4: model scores per passage (review queue), review events (audit trail), briefing packs.
+SCHEMA_VERSION = 4
 # A document carries a label when at least this share of its passages do (measured: the
 # demo-corpus cross-validation in benchmarks/tagging.py).
 DOC_TAG_SHARE = 0.2
@@ -107,16 +112,65 @@ CREATE TABLE IF NOT EXISTS ingest_log (
     doc_id INTEGER,
     at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
-CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
-    heading, text, content='passages', content_rowid='id', tokenize='porter unicode61'
+CREATE TABLE IF NOT EXISTS passage_scores (
+    passage_id INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    score REAL NOT NULL,
+    margin REAL NOT NULL,
+    predicted INTEGER NOT NULL,
+    PRIMARY KEY (passage_id, label)
 );
-CREATE TRIGGER IF NOT EXISTS passages_ai AFTER INSERT ON passages BEGIN
-    INSERT INTO passages_fts(rowid, heading, text) VALUES (new.id, new.heading, new.text);
-END;
-CREATE TRIGGER IF NOT EXISTS passages_ad AFTER DELETE ON passages BEGIN
-    INSERT INTO passages_fts(passages_fts, rowid, heading, text)
-    VALUES ('delete', old.id, old.heading, old.text);
-END;
+CREATE INDEX IF NOT EXISTS passage_scores_label ON passage_scores(label, predicted);
+CREATE TABLE IF NOT EXISTS passage_uncertainty (
+    passage_id INTEGER PRIMARY KEY REFERENCES passages(id) ON DELETE CASCADE,
+    margin REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS passage_uncertainty_margin ON passage_uncertainty(margin);
+CREATE TABLE IF NOT EXISTS review_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    passage_id INTEGER,
+    text_key TEXT NOT NULL,
+    axis TEXT NOT NULL,
+    before TEXT,
+    after TEXT NOT NULL,
+    predicted TEXT,
+    reviewer TEXT,
+    source TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS review_events_key ON review_events(text_key, axis);
+CREATE TABLE IF NOT EXISTS packs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    intro TEXT NOT NULL DEFAULT '',
+    grouping TEXT NOT NULL DEFAULT 'none',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pack_items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pack_id INTEGER NOT NULL REFERENCES packs(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    passage_id INTEGER,
+    text_key TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL,
+    heading TEXT,
+    doc_sha256 TEXT,
+    title TEXT NOT NULL,
+    symbol TEXT,
+    doc_date TEXT,
+    file_name TEXT NOT NULL,
+    page_start INTEGER,
+    page_end INTEGER,
+    para_start INTEGER,
+    para_end INTEGER,
+    a4p TEXT NOT NULL DEFAULT '[]',
+    pillars TEXT NOT NULL DEFAULT '[]',
+    added_at TEXT NOT NULL,
+    UNIQUE (pack_id, text_key)
+);
+CREATE INDEX IF NOT EXISTS pack_items_order ON pack_items(pack_id, position);
 """
 
 
@@ -148,6 +202,16 @@ class PassageRecord:
     embedding: np.ndarray
     entities: tuple[tuple[str, str, str, int], ...] = ()  # (label, key, text, count)
     tags: tuple[tuple[str, str, float], ...] = ()  # (axis, label, score)
+    scores: tuple[LabelScore, ...] = ()  # the model's own view, for the review queue
+
+
+# (label, probability, probability minus the label's threshold, the model's decision 0/1)
+LabelScore = tuple[str, float, float, int]
+
+
+def utc_now() -> str:
+    """UTC time with milliseconds: review events and pack edits in one second stay ordered."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def connect(path: Path) -> sqlite3.Connection:
@@ -166,6 +230,9 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.conn = connect(path)
+        # One connection may serve several threads (the app's sessions): their transactions
+        # take turns instead of colliding on the connection.
+        self._tx_lock = threading.RLock()
         self.conn.executescript("BEGIN IMMEDIATE;" + SCHEMA + "COMMIT;")
         self._migrate()
         if self.get_meta("schema_version") is None:
@@ -179,7 +246,8 @@ class Store:
         self.conn.close()
 
     def _migrate(self) -> None:
-        """Bring an older store up to SCHEMA_VERSION in one transaction."""
+        """Bring an older store up to SCHEMA_VERSION. New tables come from SCHEMA (IF NOT
+        EXISTS); columns and back-filled rows are added here, each step in one transaction."""
         review_cols = {r[1] for r in self.conn.execute("PRAGMA table_info(reviewed_labels)")}
         if "grp" not in review_cols:
             with self.transaction() as c:
@@ -191,6 +259,13 @@ class Store:
                 c.execute("ALTER TABLE passages ADD COLUMN text_key TEXT")
                 c.execute("UPDATE passages SET text_key = text_key(text)")
                 c.execute("CREATE INDEX IF NOT EXISTS passages_text_key ON passages(text_key)")
+        if self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'passages_fts'").fetchone():
+            # Keyword search moved to the BM25 index (index/keyword.py); the FTS5 copy of
+            # every passage only cost space and ingest time.
+            with self.transaction() as c:
+                c.execute("DROP TRIGGER IF EXISTS passages_ai")
+                c.execute("DROP TRIGGER IF EXISTS passages_ad")
+                c.execute("DROP TABLE IF EXISTS passages_fts")
         doc_cols = {r[1] for r in self.conn.execute("PRAGMA table_info(documents)")}
         if "doc_type" not in doc_cols:
             # Older stores: classify from the stored opening passages (a re-ingest, which reads
@@ -209,20 +284,34 @@ class Store:
                         "UPDATE documents SET doc_type = ? WHERE id = ?",
                         (classify_doc_type(row[1], row[2], opening), row[0]),
                     )
-        if self.get_meta("schema_version") not in (None, str(SCHEMA_VERSION)):
-            with self.transaction():
+        stored = self.get_meta("schema_version")
+        if stored is not None and int(stored) < SCHEMA_VERSION:
+            with self.transaction() as c:
+                if int(stored) < 4:
+                    # Reviews saved before the audit trail existed become its first events, so
+                    # the trail shows every label in force (what was shown before is unknown).
+                    c.execute(
+                        "INSERT INTO review_events(passage_id, text_key, axis, before, after,"
+                        " predicted, reviewer, source, at) SELECT (SELECT MIN(id) FROM passages"
+                        " p WHERE p.text_key = r.text_key), r.text_key, r.axis, NULL, r.labels,"
+                        " NULL, r.reviewer, 'migrated:' || COALESCE(r.source, ''), r.at"
+                        " FROM reviewed_labels r ORDER BY r.at"
+                    )
                 self.set_meta("schema_version", str(SCHEMA_VERSION))
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self.conn
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
-        else:
-            self.conn.execute("COMMIT")
+        """BEGIN IMMEDIATE: the write lock is taken before anything is read, so a check and
+        the write that depends on it (e.g. a review's conflict check) see no change between."""
+        with self._tx_lock:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.conn
+            except BaseException:
+                self.conn.execute("ROLLBACK")
+                raise
+            else:
+                self.conn.execute("COMMIT")
 
     # -- meta -----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
@@ -347,6 +436,7 @@ class Store:
                     "INSERT INTO passage_tags(passage_id, axis, label, score) VALUES (?,?,?,?)",
                     [(pid, *t) for t in p.tags],
                 )
+                self._write_scores(c, pid, p.scores)
             self._log(c, source_path, sha256, "ok", None, None, doc_id)
             self._bump()
         return doc_id, new_ids, removed
@@ -461,8 +551,9 @@ class Store:
     def upsert_reviews(
         self, items: Sequence[LabelledText], reviewer: str | None = None, source: str = ""
     ) -> dict[str, int]:
-        """Store reviewed labels (per text and axis). Returns how many texts were added (new),
-        changed (a reviewed axis got other labels, or a new axis was reviewed) or the same."""
+        """Store reviewed labels (per text and axis), each change with its review event.
+        Returns how many texts were added (new), changed (a reviewed axis got other labels, or
+        a new axis was reviewed) or the same."""
         counts = {"added": 0, "changed": 0, "same": 0}
         with self.transaction() as c:
             for item in items:
@@ -470,30 +561,132 @@ class Store:
                 known = c.execute(
                     "SELECT COUNT(*) FROM reviewed_labels WHERE text_key = ?", (key,)
                 ).fetchone()[0]
+                pid = c.execute(
+                    "SELECT MIN(id) FROM passages WHERE text_key = ?", (key,)
+                ).fetchone()[0]
                 touched = False
                 for axis in ("a4p", "pillars"):
                     labels = item.on(axis)
                     if labels is None:
                         continue
-                    value = json.dumps(sorted(labels))
                     old = c.execute(
                         "SELECT labels FROM reviewed_labels WHERE text_key = ? AND axis = ?",
                         (key, axis),
                     ).fetchone()
-                    if old is not None and old[0] == value:
+                    if old is not None and old[0] == json.dumps(sorted(labels)):
                         continue
                     touched = True
-                    c.execute(
-                        "INSERT INTO reviewed_labels(text_key, axis, labels, text, reviewer,"
-                        " source, grp) VALUES (?,?,?,?,?,?,?) ON CONFLICT(text_key, axis) DO"
-                        " UPDATE SET labels=excluded.labels, text=excluded.text,"
-                        " reviewer=excluded.reviewer, source=excluded.source, grp=excluded.grp,"
-                        " at=excluded.at",
-                        (key, axis, value, item.text, reviewer, source, item.group or None),
+                    if old is not None:
+                        before: list[str] | None = json.loads(old[0])
+                    elif pid is not None:
+                        before = self.passage_axis_tags(c, pid, axis)
+                    else:
+                        before = None  # a text the library does not hold: nothing was shown
+                    self.record_review(
+                        c,
+                        key=key,
+                        axis=axis,
+                        labels=labels,
+                        text=item.text,
+                        reviewer=reviewer,
+                        source=source or "import",
+                        group=item.group,
+                        passage_id=pid,
+                        before=before,
+                        predicted=None if pid is None else self.predicted_labels(c, pid, axis),
                     )
-                    self._override(c, key, axis, sorted(labels))
                 counts["same" if not touched else "changed" if known else "added"] += 1
         return counts
+
+    @classmethod
+    def record_review(
+        cls,
+        c: sqlite3.Connection,
+        *,
+        key: str,
+        axis: str,
+        labels: Sequence[str],
+        text: str,
+        reviewer: str | None,
+        source: str,
+        group: str | None,
+        passage_id: int | None,
+        before: Sequence[str] | None,
+        predicted: Sequence[str] | None,
+    ) -> int:
+        """Inside a transaction: the reviewed labels of a text on one axis, applied to every
+        passage holding that text, and the audit event recording it. Returns the event id."""
+        at = utc_now()
+        value = json.dumps(sorted(labels))
+        c.execute(
+            "INSERT INTO reviewed_labels(text_key, axis, labels, text, reviewer, source, grp, at)"
+            " VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(text_key, axis) DO UPDATE SET"
+            " labels=excluded.labels, text=excluded.text, reviewer=excluded.reviewer,"
+            " source=excluded.source, grp=excluded.grp, at=excluded.at",
+            (key, axis, value, text, reviewer, source, group or None, at),
+        )
+        cls._override(c, key, axis, sorted(labels))
+        cur = c.execute(
+            "INSERT INTO review_events(passage_id, text_key, axis, before, after, predicted,"
+            " reviewer, source, at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                passage_id,
+                key,
+                axis,
+                None if before is None else json.dumps(sorted(before)),
+                value,
+                None if predicted is None else json.dumps(sorted(predicted)),
+                reviewer,
+                source,
+                at,
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+    @staticmethod
+    def passage_axis_tags(c: sqlite3.Connection, passage_id: int, axis: str) -> list[str]:
+        """The labels a passage shows on one axis now (reviewed, else predicted)."""
+        return sorted(
+            r[0]
+            for r in c.execute(
+                "SELECT label FROM passage_tags WHERE passage_id = ? AND axis = ?",
+                (passage_id, axis),
+            )
+        )
+
+    @staticmethod
+    def predicted_labels(c: sqlite3.Connection, passage_id: int, axis: str) -> list[str] | None:
+        """The model's own decision on one axis (before any review), None when the passage has
+        no stored scores (tagged before scores were kept)."""
+        rows = c.execute(
+            "SELECT label, predicted FROM passage_scores WHERE passage_id = ?", (passage_id,)
+        ).fetchall()
+        if not rows:
+            return None
+        on_axis = set(slugs(axis))
+        return sorted(r[0] for r in rows if r[1] and r[0] in on_axis)
+
+    def write_scores(self, scores: dict[int, Sequence[LabelScore]]) -> None:
+        """Keep the model's scores of many passages (their tags are left as they are)."""
+        with self.transaction() as c:
+            for pid, label_scores in scores.items():
+                self._write_scores(c, pid, label_scores)
+
+    @staticmethod
+    def _write_scores(c: sqlite3.Connection, pid: int, scores: Sequence[LabelScore]) -> None:
+        c.execute("DELETE FROM passage_scores WHERE passage_id = ?", (pid,))
+        c.execute("DELETE FROM passage_uncertainty WHERE passage_id = ?", (pid,))
+        if not scores:
+            return
+        c.executemany(
+            "INSERT INTO passage_scores(passage_id, label, score, margin, predicted)"
+            " VALUES (?,?,?,?,?)",
+            [(pid, label, score, margin, int(pred)) for label, score, margin, pred in scores],
+        )
+        c.execute(
+            "INSERT INTO passage_uncertainty(passage_id, margin) VALUES (?, ?)",
+            (pid, min(abs(s[2]) for s in scores)),
+        )
 
     @staticmethod
     def _override(c: sqlite3.Connection, key: str, axis: str, labels: list[str]) -> None:
@@ -535,11 +728,17 @@ class Store:
                 out.setdefault(r[0], {})[r[1]] = json.loads(r[2])
         return out
 
-    def replace_tags(self, tags: dict[int, list[tuple[str, str, float]]]) -> int:
-        """Replace the model's tags of many passages (reviewed axes stay as reviewed).
-        Returns how many passages changed."""
+    def replace_tags(
+        self,
+        tags: dict[int, list[tuple[str, str, float]]],
+        scores: dict[int, Sequence[LabelScore]] | None = None,
+    ) -> int:
+        """Replace the model's tags (and, when given, its scores) of many passages (reviewed
+        axes stay as reviewed). Returns how many passages changed tags."""
         changed = 0
         with self.transaction() as c:
+            for pid, label_scores in (scores or {}).items():
+                self._write_scores(c, pid, label_scores)
             for pid, new in tags.items():
                 old = sorted(
                     (r[0], r[1])

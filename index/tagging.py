@@ -19,7 +19,7 @@ import shutil
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import Any
@@ -43,11 +43,23 @@ class TagPrediction:
     scores: dict[str, float]
     evidence: dict[str, str]
     reviewed: list[str] = field(default_factory=list)  # axes whose labels come from a reviewer
+    # The model's own view, before reviews: its chosen labels, and per trained label the
+    # probability minus the label's threshold (how close the decision was; review queue).
+    predicted: tuple[str, ...] = ()
+    margins: dict[str, float] = field(default_factory=dict)
 
     def as_tags(self) -> list[tuple[str, str, float]]:
         return [("a4p", lab, self.scores.get(lab, 1.0)) for lab in self.a4p] + [
             ("pillars", lab, self.scores.get(lab, 1.0)) for lab in self.pillars
         ]
+
+    def as_scores(self) -> tuple[tuple[str, float, float, int], ...]:
+        """(label, probability, margin, predicted) for every trained label, as the store keeps
+        them."""
+        return tuple(
+            (lab, self.scores.get(lab, 0.0), m, int(lab in self.predicted))
+            for lab, m in self.margins.items()
+        )
 
 
 @dataclass
@@ -219,16 +231,23 @@ class Tagging:
         report.seconds = time.perf_counter() - start
         return report
 
-    def retag_store(self) -> int:
-        """Tag every stored passage with the current model (reviewed axes keep their labels)."""
+    def retag_store(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Tag every stored passage with the current model (reviewed axes keep their labels),
+        keeping its scores for the review queue. `progress(done, total)` after each batch."""
         model = self.model()
         changed = 0
+        total = self.dd.store.counts()["passages"]
+        done = 0
         for rows in self.dd.store.iter_passages():
             vecs = np.vstack([np.frombuffer(r["embedding"], dtype=np.float32) for r in rows])
             preds = self.predict([r["text"] for r in rows], vecs, model=model, evidence=False)
             changed += self.dd.store.replace_tags(
-                {int(r["id"]): p.as_tags() for r, p in zip(rows, preds, strict=True)}
+                {int(r["id"]): p.as_tags() for r, p in zip(rows, preds, strict=True)},
+                {int(r["id"]): p.as_scores() for r, p in zip(rows, preds, strict=True)},
             )
+            done += len(rows)
+            if progress:
+                progress(done, total)
         return changed
 
     # -- prediction -----------------------------------------------------------------------
@@ -261,6 +280,12 @@ class Tagging:
                     label = model.labels_[j]
                     chosen[axis_of[label]].append(label)
             scores = {model.labels_[j]: round(float(P[i, j]), 4) for j in range(len(model.labels_))}
+            predicted = tuple(chosen["a4p"] + chosen["pillars"])
+            margins = {
+                label: round(float(P[i, j]) - model.thresholds_[label], 4)
+                for j, label in enumerate(model.labels_)
+                if label in model.thresholds_
+            }
             reviewed_axes = []
             for axis, labels in reviews.get(text_key(text), {}).items():
                 chosen[axis] = list(labels)
@@ -270,5 +295,9 @@ class Tagging:
                 if evidence
                 else {}
             )
-            out.append(TagPrediction(chosen["a4p"], chosen["pillars"], scores, ev, reviewed_axes))
+            out.append(
+                TagPrediction(
+                    chosen["a4p"], chosen["pillars"], scores, ev, reviewed_axes, predicted, margins
+                )
+            )
         return out

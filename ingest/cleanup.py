@@ -81,6 +81,28 @@ def is_furniture(line: Line, page: PageLayout) -> bool:
     return False
 
 
+FIELD_RE = re.compile(
+    r"^(Type|Date|Prepared by|Author|Authors|Reference|Classification|Distribution|Status"
+    r"|Version)\s*:(\s*\S|\s*$)",
+    re.IGNORECASE,
+)
+FRONT_MATTER_SHARE = 0.4  # title-block fields sit in the top part of the first page
+
+
+def split_front_matter(lines: Sequence[Line], page: PageLayout) -> tuple[list[Line], list[str]]:
+    """Title-block fields of the first page ("Type: After-action review", "Date: ...") are
+    metadata, not lesson text: (the other lines, the field lines). A field's value printed as
+    a separate run on the same row goes with it."""
+    labels = [
+        ln
+        for ln in lines
+        if ln.top <= page.height * FRONT_MATTER_SHARE and FIELD_RE.match(ln.text.strip())
+    ]
+    rows = [ln.top for ln in labels]
+    fields = [ln for ln in lines if any(abs(ln.top - top) < 1.0 for top in rows)]
+    return [ln for ln in lines if ln not in fields], [ln.text.strip() for ln in fields]
+
+
 def remove_running_lines(pages: Sequence[PageLayout]) -> list[list[Line]]:
     """Drop headers, footers and page furniture; keep everything else in order."""
     margin_shapes: Counter[str] = Counter()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from errors import DamagedPdf, EmptyFile, FileTooLarge, NoTextLayer
-from ingest.cleanup import build_paragraphs, remove_running_lines
+from ingest.cleanup import build_paragraphs, remove_running_lines, split_front_matter
 from ingest.layout import read_page
 from ingest.metadata import find_date, find_symbol, find_title
 from ingest.reader import (
@@ -87,6 +87,7 @@ def extract_pdf(
             raise EmptyFile("empty: the pages contain no text")
 
     kept = remove_running_lines(layouts)
+    kept[0], front_matter = split_front_matter(kept[0], layouts[0])
     paragraphs = build_paragraphs(kept)
     if not paragraphs:
         raise EmptyFile("empty: no readable text after removing page furniture")
@@ -102,6 +103,7 @@ def extract_pdf(
         paragraphs=tuple(paragraphs),
         page_texts=tuple("\n".join(ln.text for ln in lines) for lines in kept),
         two_column_pages=sum(1 for pl in layouts if pl.columns > 1),
+        front_matter=tuple(front_matter),
         extractor=extractor,
         warnings=tuple(warnings),
     )

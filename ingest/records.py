@@ -90,6 +90,7 @@ class ExtractedDocument:
     paragraphs: tuple[Paragraph, ...]
     page_texts: tuple[str, ...]
     two_column_pages: int = 0
+    front_matter: tuple[str, ...] = ()  # title-block fields ("Type: ...", "Date: ...")
     extractor: str = "pdfium"
     warnings: tuple[str, ...] = field(default_factory=tuple)
 

@@ -13,7 +13,7 @@ import cli
 from settings import Settings, describe
 from tests.conftest import ROOT
 
-COMMANDS = ["ingest", "search", "stats", "tag", "train", "eval-tags"]
+COMMANDS = ["ingest", "search", "eval", "stats", "tag", "train", "eval-tags", "reviews", "pack"]
 
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])
