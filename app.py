@@ -7,6 +7,8 @@ server process (`ui/common.py`). Run with `make run`.
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from ui.common import (
@@ -23,6 +25,8 @@ from ui.common import (
 
 st.set_page_config(page_title=APP_TITLE, page_icon=str(ASSETS / "icon.svg"), layout="wide")
 apply_style()
+# Lets helpers memoise a database read for the length of one script run.
+st.session_state["_run_marker"] = time.monotonic_ns()
 
 pages = [
     st.Page(PAGE_SEARCH, title="Search", icon=":material/search:", url_path="search", default=True),

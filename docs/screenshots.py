@@ -68,17 +68,52 @@ def main(argv: list[str] | None = None) -> int:
                 '[data-testid="stImage"] img',
             )
             for name, ready in (
-                ("review", "h1"),
-                ("packs", "h1"),
+                ("review?reviewer=Amina", '[data-testid="stButtonGroup"]'),
+                ("packs", ".ll-passage"),
                 ("library", '[data-testid="stDataFrame"]'),
                 ("dashboard", '[data-testid="stVegaLiteChart"]'),
             ):
-                shoot(page, f"{base}/{name}", args.out / f"{name}.png", ready)
+                out = args.out / f"{name.partition('?')[0]}.png"
+                shoot(page, f"{base}/{name}", out, ready)
     return 0
 
 
 def prepare(data: Path) -> None:
-    """Hook for sample content in the copy (a briefing pack, a few reviews)."""
+    """Sample content in the copy: a briefing pack of three excerpts and a few reviews, so
+    the Packs and Review pages show what they are for."""
+    from index.datadir import DataDir
+    from index.packs import add_passages, create_pack, get_pack, set_grouping, set_intro, set_note
+    from index.reviews import review_passage, review_queue
+
+    with DataDir(data) as dd:
+        ids = [
+            int(r[0])
+            for r in dd.store.conn.execute(
+                "SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id"
+                " WHERE d.file_name LIKE '%shirbrig%' AND p.seq > 0 ORDER BY d.id, p.seq LIMIT 3"
+            )
+        ]
+        pack = create_pack(dd.store, "Rapid deployment: lessons for the AU liaison office")
+        set_intro(
+            dd.store,
+            pack.id,
+            "Three excerpts on standby arrangements and what made headquarters deploy fast, "
+            "for the meeting with the AU Peace Support Operations Division.",
+        )
+        add_passages(dd.store, pack.id, ids)
+        first = get_pack(dd.store, pack.id).items[0]
+        set_note(dd.store, pack.id, first.id, "The core argument: readiness is political.")
+        set_grouping(dd.store, pack.id, "a4p")
+        for reviewer, item in zip(("Amina", "Lars"), review_queue(dd, limit=2).items, strict=False):
+            review_passage(
+                dd.store,
+                item.passage_id,
+                a4p=item.current["a4p"],
+                pillars=[*item.current["pillars"], "best_practices"],
+                reviewer=reviewer,
+                expected=item.expected,
+                seen_event=item.last_event_id,
+            )
 
 
 def first_hit(data: Path) -> tuple[int, int]:

@@ -289,3 +289,108 @@ def test_dashboard_shows_counts_and_charts(demo_dir: Path, monkeypatch: pytest.M
     assert metrics["Passages"] == str(stats.passages)
     assert len(at.get("vega_lite_chart")) == 4
     assert any("At least one A4P area" in p.proto.text for p in at.get("progress"))
+
+
+# -- review --------------------------------------------------------------------------------------
+def test_review_accept_and_correct_are_stored_with_an_audit_trail(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from index.reviews import list_events
+
+    data = copy_library(demo_dir, tmp_path / "data")
+    at = run_app(data, monkeypatch, "ui/review_page.py")
+    assert at.button(key="review-accept").disabled  # no name, no save
+    at.text_input(key="reviewer").set_value("Amina").run()
+    at.button(key="review-accept").click().run()
+    assert not at.exception
+    with DataDir(data) as dd:
+        events = list_events(dd.store)
+    assert len(events) == 2 and {e.axis for e in events} == {"a4p", "pillars"}
+    assert all(e.reviewer == "Amina" and e.after == e.before for e in events)
+    accepted = events[0].passage_id
+
+    pills = at.get("button_group")[0]
+    wanted = sorted({*pills.value, "wps"} - {pills.value[0]} if pills.value else {"wps"})
+    pills.set_value(wanted).run()
+    at.button(key="review-save").click().run()
+    assert not at.exception
+    with DataDir(data) as dd:
+        events = list_events(dd.store)
+        corrected = events[0].passage_id
+        shown = browse.passage(dd.store, corrected)
+    assert corrected != accepted and len(events) == 4  # the queue moved on
+    assert sorted(shown.a4p) == wanted and "a4p" in shown.reviewed
+    latest = {e.axis: e for e in events if e.passage_id == corrected}
+    assert list(latest["a4p"].after) == wanted and latest["a4p"].reviewer == "Amina"
+    audit = at.dataframe[0].value
+    assert len(audit) == 4 and set(audit["Reviewer"]) == {"Amina"}
+    assert any(b.label == "Download as CSV" for b in at.get("download_button"))
+
+
+def test_second_reviewer_sees_the_conflict_and_nothing_is_lost(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from index.reviews import list_events
+
+    data = copy_library(demo_dir, tmp_path / "data")
+    with DataDir(data) as dd:
+        passage = browse.document_detail(dd.store, browse.library(dd.store)[0].doc_id).passages[0]
+    params = {"passage": str(passage.passage_id)}
+    first = run_app(data, monkeypatch, "ui/review_page.py", params)
+    second = run_app(data, monkeypatch, "ui/review_page.py", params)
+    first.text_input(key="reviewer").set_value("Amina").run()
+    second.text_input(key="reviewer").set_value("Lars").run()
+
+    first.get("button_group")[0].set_value(["politics"]).run()
+    first.button(key="review-save").click().run()
+    second.get("button_group")[0].set_value(["conduct"]).run()
+    second.button(key="review-save").click().run()
+    assert not second.exception
+    assert any("Amina changed these labels" in e.value for e in second.error)
+    with DataDir(data) as dd:
+        assert [e.reviewer for e in list_events(dd.store)] == ["Amina", "Amina"]
+        assert browse.passage(dd.store, passage.passage_id).a4p == ("politics",)
+
+    second.button(key="conflict-mine").click().run()
+    with DataDir(data) as dd:
+        assert list_events(dd.store)[0].reviewer == "Lars"
+        assert browse.passage(dd.store, passage.passage_id).a4p == ("conduct",)
+
+
+# -- packs ---------------------------------------------------------------------------------------
+def test_packs_page_builds_a_pack_that_reopens_as_left(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from index.packs import list_packs
+
+    data = copy_library(demo_dir, tmp_path / "data")
+    at = run_app(data, monkeypatch, "ui/packs_page.py")
+    assert any("No briefing packs yet" in h for h in html_of(at))
+    at.text_input(key="packs_new_name").set_value("AU liaison brief").run()
+    at.button(key="packs_create").click().run()
+    assert any("no excerpts yet" in h for h in html_of(at))
+
+    at.switch_page("ui/search_page.py").run()
+    at.text_input(key="q").set_value(QUERY).run()
+    for _ in range(3):
+        next(b for b in at.button if b.label == "Add to briefing pack").click().run()
+    assert sum(b.label == "In the pack" for b in at.button) == 3
+
+    at.switch_page("ui/packs_page.py").run()
+    assert not at.exception
+    cites = [h for h in html_of(at) if 'class="ll-cite"' in h]
+    assert len(cites) == 3
+    with DataDir(data) as dd:
+        pack = list_packs(dd.store)[0]
+    at.text_area(key=f"intro-{pack.id}").set_value("For the AU desk.").run()
+    note_key = next(t.key for t in at.text_input if t.key and t.key.startswith("note-"))
+    at.text_input(key=note_key).set_value("Key point.").run()
+    at.button(key=f"down-{note_key.removeprefix('note-')}").click().run()
+    assert [d.label for d in at.get("download_button")] == ["Word (DOCX)", "PDF", "Markdown"]
+
+    again = run_app(data, monkeypatch, "ui/packs_page.py")
+    shown = [h for h in html_of(again) if 'class="ll-cite"' in h]
+    assert shown == [h for h in html_of(at) if 'class="ll-cite"' in h]
+    assert again.text_area(key=f"intro-{pack.id}").value == "For the AU desk."
+    assert again.text_input(key=note_key).value == "Key point."
+    assert shown[1] == cites[0] and shown[0] == cites[1]  # the first moved down one place

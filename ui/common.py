@@ -68,6 +68,8 @@ h3 { font-size: 1.15rem !important; font-weight: 600 !important; }
 .ll-chip.small { font-size: .7rem; padding: 0 .45rem; }
 .ll-cite b { color: var(--ll-ink); font-weight: 600; }
 .ll-heading { font-weight: 600; font-size: .9rem; color: var(--ll-ink); margin-bottom: .2rem; }
+.ll-evidence { margin: 0; padding-left: 1.1rem; font-size: .9rem; line-height: 1.5; }
+.ll-evidence li { margin-bottom: .3rem; }
 .ll-empty { color: var(--ll-muted); font-size: .95rem; line-height: 1.6; }
 .ll-kv { display: grid; grid-template-columns: max-content 1fr; gap: .25rem 1rem;
   font-size: .9rem; }

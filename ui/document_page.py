@@ -15,6 +15,7 @@ from nlp.doctypes import display_doc_type
 from ui import packs_widget
 from ui.common import (
     PAGE_LIBRARY,
+    PAGE_REVIEW,
     PAGE_SEARCH,
     chips_html,
     cite_html,
@@ -101,6 +102,12 @@ def passage_block(p: PassageView, query: str, selected: bool) -> None:
         )
         with row:
             packs_widget.add_button(p.passage_id, key=f"add-{p.passage_id}")
+        row.page_link(
+            PAGE_REVIEW,
+            label="Correct the tags",
+            icon=":material/edit:",
+            query_params={"passage": str(p.passage_id)},
+        )
 
 
 def page_image(detail: DocumentDetail, passage: PassageView | None) -> None:
@@ -145,6 +152,7 @@ def render() -> None:
         back_link(query)
         return
     s = detail.summary
+    packs_widget.pack_picker()
     back_link(query)
     st.html(
         f'<h2 style="margin:.2rem 0 .1rem 0">{esc(s.title)}</h2>'

@@ -169,7 +169,8 @@ def no_hits(query: str, filters: Filters) -> None:
 
 def result_card(doc: DocumentResult, query: str) -> None:
     best = doc.passages[0]
-    with st.container(border=True):
+    # Keyed so a browser test (and the style sheet) can find one document's card.
+    with st.container(border=True, key=f"result-{doc.doc_id}"):
         st.html(
             f'<div class="ll-title"><span class="ll-rank">{doc.rank}.</span>{esc(doc.title)}'
             "</div>"
@@ -253,6 +254,7 @@ def render() -> None:
             show_error(exc, "The search could not run")
             return
     shown = sidebar_filters(library_facets, results.facets if results else library_facets)
+    packs_widget.pack_picker()
     # The search ran with the filters the session knew; if the widgets disagree (first load of
     # a URL, a value no longer in the library), run once more with theirs.
     if shown != filters and not st.session_state.get("_refiltered"):
