@@ -20,6 +20,7 @@ from index.browse import locator
 from index.datadir import DataDir
 from index.reviews import (
     QueueItem,
+    QueuePage,
     accept_passage,
     events_csv,
     label_quality,
@@ -139,6 +140,10 @@ def _skip(passage_id: int) -> None:
 def run_retrain(force: bool, why: str) -> None:
     s = settings()
     bar = st.progress(0.0, text=why)
+
+    def progress(fraction: float, message: str) -> None:
+        bar.progress(fraction, text=message)
+
     try:
         # Its own handle: training takes a while and must not hold the shared one.
         with DataDir(s.data_dir, write=True) as dd:
@@ -146,7 +151,7 @@ def run_retrain(force: bool, why: str) -> None:
                 dd,
                 force=force,
                 threads=s.torch_threads,
-                progress=lambda f, message: bar.progress(f, text=message),
+                progress=progress,
             )
     except LessonsError as exc:
         bar.empty()
@@ -356,11 +361,12 @@ def queue_tab(label: str | None, doc_id: int | None) -> None:
     assert library is not None
     focus = st.query_params.get("passage")
     skipped = [int(x) for x in st.session_state.get("review_skipped", [])]
+    item: QueueItem | None = None
+    page: QueuePage | None = None
     try:
         with library.read() as dd:
             if focus and focus.isdigit():
                 item = queue_item(dd, int(focus))
-                page = None
             else:
                 page = review_queue(dd, label=label, doc_id=doc_id, limit=len(skipped) + 1)
                 items = [i for i in page.items if i.passage_id not in skipped]
