@@ -26,9 +26,10 @@ WIDTH, HEIGHT = 1440, 900
 MAX_HEIGHT = 2200
 
 
-def shoot(page: Any, url: str, out: Path, ready: str) -> None:
+def shoot(page: Any, url: str, out: Path, ready: str, max_height: int = MAX_HEIGHT) -> None:
     """Load `url`, wait for the CSS selector `ready` and the end of the run, and capture the
-    whole page (the viewport grows to the height of Streamlit's scrolling main area)."""
+    page: the viewport grows to the height of Streamlit's scrolling main area, up to
+    `max_height` (HEIGHT keeps the view where the page scrolled itself)."""
     page.set_viewport_size({"width": WIDTH, "height": HEIGHT})
     page.goto(url)
     page.wait_for_selector(ready, timeout=120_000)
@@ -37,8 +38,12 @@ def shoot(page: Any, url: str, out: Path, ready: str) -> None:
         """() => { const m = document.querySelector('[data-testid="stMain"]');
                    return m ? m.scrollHeight : document.body.scrollHeight; }"""
     )
-    page.set_viewport_size({"width": WIDTH, "height": max(HEIGHT, min(int(height), MAX_HEIGHT))})
+    if max_height > HEIGHT:
+        page.set_viewport_size(
+            {"width": WIDTH, "height": max(HEIGHT, min(int(height), max_height))}
+        )
     wait_idle(page)
+    page.wait_for_timeout(800)
     page.screenshot(path=str(out), full_page=True)
     print(f"wrote {out.relative_to(ROOT)}")
 
@@ -59,22 +64,29 @@ def main(argv: list[str] | None = None) -> int:
         with serve(data) as base, browser() as b:
             page = b.new_page(viewport={"width": WIDTH, "height": HEIGHT})
             q = urllib.parse.quote_plus(QUERY)
-            shoot(page, f"{base}/?q={q}", args.out / "search.png", '[data-testid="stPageLink"]')
+            shoot(
+                page,
+                f"{base}/?q={q}",
+                args.out / "search.png",
+                '[data-testid="stPageLink"]',
+                max_height=1300,
+            )
             doc, passage = first_hit(data)
             shoot(
                 page,
                 f"{base}/document?doc={doc}&passage={passage}&q={q}",
                 args.out / "document.png",
                 '[data-testid="stImage"] img',
+                max_height=HEIGHT,  # the page scrolls to the passage opened
             )
-            for name, ready in (
-                ("review?reviewer=Amina", '[data-testid="stButtonGroup"]'),
-                ("packs", ".ll-passage"),
-                ("library", '[data-testid="stDataFrame"]'),
-                ("dashboard", '[data-testid="stVegaLiteChart"]'),
+            for name, ready, tallest in (
+                ("review?reviewer=Amina", '[data-testid="stButtonGroup"]', MAX_HEIGHT),
+                ("packs", ".ll-passage", 1500),
+                ("library", '[data-testid="stDataFrame"]', MAX_HEIGHT),
+                ("dashboard", '[data-testid="stVegaLiteChart"]', MAX_HEIGHT),
             ):
                 out = args.out / f"{name.partition('?')[0]}.png"
-                shoot(page, f"{base}/{name}", out, ready)
+                shoot(page, f"{base}/{name}", out, ready, tallest)
     return 0
 
 

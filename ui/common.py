@@ -75,7 +75,8 @@ h3 { font-size: 1.15rem !important; font-weight: 600 !important; }
   font-size: .9rem; }
 .ll-kv dt { color: var(--ll-muted); } .ll-kv dd { margin: 0; color: var(--ll-ink); }
 .ll-brand { font-weight: 650; font-size: 1.05rem; color: var(--ll-ink); }
-.st-key-ll-pageview { position: sticky; top: 3.75rem; }
+[data-testid="stColumn"]:has(.st-key-ll-pageview) { position: sticky; top: 1rem;
+  align-self: flex-start; }
 .ll-brand small { display: block; font-weight: 400; color: var(--ll-muted); font-size: .8rem; }
 </style>
 """
@@ -235,6 +236,15 @@ def query_marks(text: str, query: str) -> tuple[tuple[int, int], ...]:
     if not query.strip():
         return ()
     return mark(text, query_stems(parse_query(query).terms or (query,)))
+
+
+def nice_time(iso: str | None) -> str | None:
+    """'2026-11-22T14:41:32Z' -> '22 November 2026, 14:41 UTC'."""
+    if not iso:
+        return None
+    day = nice_date(iso)
+    clock = iso[11:16] if len(iso) >= 16 and iso[10] == "T" else ""
+    return f"{day}, {clock} UTC" if clock else day
 
 
 def label_name(slug: str) -> str:

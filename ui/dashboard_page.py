@@ -9,7 +9,7 @@ import altair as alt
 import streamlit as st
 
 from index.browse import DashboardStats, LabelCount, dashboard
-from ui.common import label_name, open_library, page_header
+from ui.common import label_name, nice_time, open_library, page_header
 
 BLUE, GREEN = "#1d4e89", "#2d6a3e"
 MAX_MISSIONS = 15
@@ -35,7 +35,7 @@ def bar_chart(counts: Sequence[LabelCount], measure: str, *, labels: bool = Fals
             x=alt.X(f"{measure}:Q", title=measure, axis=alt.Axis(tickMinStep=1)),
             tooltip=[alt.Tooltip("name:N", title="Name"), "Documents:Q", "Passages:Q"],
         )
-        .properties(height=max(110, 26 * len(rows)))
+        .properties(height=alt.Step(24))  # one band per row, whatever the count
     )
 
 
@@ -162,7 +162,7 @@ def render() -> None:
         if rev.reviewers:
             st.caption(
                 f"{rev.reviewers} reviewer{'s' * (rev.reviewers != 1)}; last correction "
-                f"{rev.last_review}."
+                f"{nice_time(rev.last_review)}."
             )
         else:
             st.caption(

@@ -92,7 +92,7 @@ def passage_block(p: PassageView, query: str, selected: bool) -> None:
         )
         row = st.container(horizontal=True, vertical_alignment="center")
         row.button(
-            "Shown on the page" if selected else "Show on the page",
+            "On the page" if selected else "Show on page",
             key=f"show-{p.passage_id}",
             on_click=_select,
             args=(p.passage_id,),
@@ -101,10 +101,10 @@ def passage_block(p: PassageView, query: str, selected: bool) -> None:
             type="tertiary",
         )
         with row:
-            packs_widget.add_button(p.passage_id, key=f"add-{p.passage_id}")
+            packs_widget.add_button(p.passage_id, key=f"add-{p.passage_id}", compact=True)
         row.page_link(
             PAGE_REVIEW,
-            label="Correct the tags",
+            label="Correct tags",
             icon=":material/edit:",
             query_params={"passage": str(p.passage_id)},
         )
@@ -133,6 +133,20 @@ def page_image(detail: DocumentDetail, passage: PassageView | None) -> None:
         return
     caption = "Highlighted: the selected passage" if passage else None
     st.image(png, caption=caption, width="stretch")
+
+
+def scroll_to_selected(passage_id: int | None) -> None:
+    """Bring the passage a result pointed to into view, once per passage opened (not on every
+    click on the page). The script is ours and holds no document text."""
+    if passage_id is None or st.session_state.get("scrolled_to") == passage_id:
+        return
+    st.session_state["scrolled_to"] = passage_id
+    st.html(
+        "<script>setTimeout(() => { const el = parent.document.querySelector("
+        "'.st-key-ll-selected-passage') || document.querySelector('.st-key-ll-selected-passage');"
+        " if (el) el.scrollIntoView({block: 'center'}); }, 400);</script>",
+        unsafe_allow_javascript=True,
+    )
 
 
 def render() -> None:
@@ -173,6 +187,7 @@ def render() -> None:
             st.info("No text passages were found in this document.")
         for p in detail.passages:
             passage_block(p, query, selected is not None and p.passage_id == selected.passage_id)
+    scroll_to_selected(selected.passage_id if selected else None)
     # Keyed so the style sheet can keep the page in view while the passages scroll.
     with right, st.container(key="ll-pageview"):
         st.subheader("On the page")

@@ -16,6 +16,7 @@ from index.browse import STATUS_READY, DocumentSummary, ingest_problems, library
 from index.datadir import DataDir
 from index.documents import delete_document
 from index.uploads import save_upload
+from nlp.doctypes import display_doc_type
 from pipeline import FileOutcome, IngestReport, ingest_paths
 from ui.common import (
     PAGE_DOCUMENT,
@@ -143,6 +144,7 @@ def table_rows(docs: list[DocumentSummary]) -> list[dict[str, Any]]:
     return [
         {
             "Title": d.title,
+            "Type": display_doc_type(d.doc_type) if d.doc_type != "other" else "",
             "Date": d.date or "",
             "Missions": ", ".join(d.missions[:4]),
             "A4P areas": ", ".join(label_name(x) for x in d.a4p),

@@ -142,6 +142,7 @@ def pack_list(summaries: list[packs.PackSummary], selected: int | None) -> None:
             args=(p.id,),
             type="primary" if p.id == selected else "secondary",
             width="stretch",
+            wrap=True,
             help=f"Last changed {nice_date(p.updated_at)}",
         )
 

@@ -115,12 +115,13 @@ def members(pack_id: int | None) -> frozenset[int]:
     return frozenset(cache["ids"])
 
 
-def add_button(passage_id: int, *, key: str) -> None:
+def add_button(passage_id: int, *, key: str, compact: bool = False) -> None:
     """One click adds the passage to the pack chosen in the sidebar."""
+    label = "Add to pack" if compact else "Add to briefing pack"
     pack_id = current_pack_id()
     if pack_id is None:
         st.button(
-            "Add to briefing pack",
+            label,
             key=key,
             icon=":material/bookmark_add:",
             disabled=True,
@@ -138,7 +139,7 @@ def add_button(passage_id: int, *, key: str) -> None:
         )
         return
     st.button(
-        "Add to briefing pack",
+        label,
         key=key,
         icon=":material/bookmark_add:",
         on_click=_add,

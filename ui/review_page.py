@@ -444,7 +444,7 @@ def audit_tab() -> None:
     st.dataframe(
         [
             {
-                "When (UTC)": e.at.replace("T", " ").rstrip("Z"),
+                "When (UTC)": e.at.replace("T", " ")[:16],
                 "Reviewer": e.reviewer or "",
                 "Document": e.title or "(removed)",
                 "Page": e.page,
