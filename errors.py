@@ -94,6 +94,7 @@ class TaggerError(LessonsError):
 class SearchError(LessonsError):
     """A search that cannot be run as asked (an unreadable filter, an unknown passage)."""
 
+
 class ReviewError(LessonsError):
     """A review cannot be saved as asked: unknown passage, axis or label, no reviewer name."""
 
