@@ -163,7 +163,6 @@ class Searcher:
         self.threads = threads
         self.catalog = Catalog(dd.store)
         self._table: _Table | None = None
-        self._dup_ids: dict[int, set[int]] = {}
 
     # -- state ----------------------------------------------------------------------------
     def _passages(self) -> _Table:
@@ -374,28 +373,44 @@ class Searcher:
         shown_docs = ranked_docs[:k]
         shown_rows = [r for d in shown_docs for r in by_doc[d][: passages_per_doc * 2]]
         flat_rows = rows[: k * 3].tolist()
-        pids = {int(t.ids[r]) for r in shown_rows + flat_rows}
-        stems = query_stems(pq.terms or (pq.text,))
-        hits = self._hits(t, pids, fused, kw, dense, stems)
+        copies = self.dd.store.duplicate_groups({int(t.ids[r]) for r in shown_rows + flat_rows})
 
-        documents = []
-        for i, doc_id in enumerate(shown_docs, start=1):
+        def pick(rows_in_order: list[int], limit: int) -> list[int]:
+            """The first `limit` passages, one per near-duplicate group."""
+            taken: list[int] = []
+            seen: set[int] = set()
+            for r in rows_in_order:
+                pid = int(t.ids[r])
+                if pid in seen:
+                    continue
+                seen.add(pid)
+                seen.update(other for other, _ in copies.get(pid, ()))
+                taken.append(pid)
+                if len(taken) == limit:
+                    break
+            return taken
+
+        doc_pids = {d: pick(by_doc[d], passages_per_doc) for d in shown_docs}
+        flat_pids = pick(flat_rows, k)
+        stems = query_stems(pq.terms or (pq.text,))
+        hits = self._hits(
+            t,
+            {p for ps in doc_pids.values() for p in ps} | set(flat_pids),
+            fused,
+            kw,
+            dense,
+            stems,
+            copies,
+        )
+
+        documents: list[DocumentResult] = []
+        for doc_id in shown_docs:
             info = docs_info.get(doc_id)
             if info is None:
                 continue
-            seen_groups: set[int] = set()
-            doc_hits: list[SearchHit] = []
-            for r in by_doc[doc_id]:
-                hit = hits.get(int(t.ids[r]))
-                if hit is None or hit.passage_id in seen_groups:
-                    continue
-                seen_groups.update(self._group_of(hit))
-                doc_hits.append(hit)
-                if len(doc_hits) == passages_per_doc:
-                    break
             documents.append(
                 DocumentResult(
-                    rank=i,
+                    rank=len(documents) + 1,
                     doc_id=doc_id,
                     source=info.file_name,
                     title=info.title,
@@ -406,20 +421,11 @@ class Searcher:
                     score=round(doc_scores[doc_id], 4),
                     a4p=list(info.a4p),
                     pillars=list(info.pillars),
-                    passages=tuple(_ranked(doc_hits)),
+                    passages=tuple(_ranked([hits[p] for p in doc_pids[doc_id] if p in hits])),
                     scores={"boost": boosts.get(doc_id, 0.0)},
                 )
             )
-        flat: list[SearchHit] = []
-        folded: set[int] = set()
-        for r in flat_rows:
-            hit = hits.get(int(t.ids[r]))
-            if hit is None or hit.passage_id in folded:
-                continue
-            folded.update(self._group_of(hit))
-            flat.append(hit)
-            if len(flat) == k:
-                break
+        flat = [hits[p] for p in flat_pids if p in hits]
         candidate_docs = [docs_info[d] for d in ranked_docs if d in docs_info]
         facets = facet_counts(candidate_docs)
         return SearchResults(
@@ -432,9 +438,6 @@ class Searcher:
             total_documents=len(candidate_docs),
         )
 
-    def _group_of(self, hit: SearchHit) -> set[int]:
-        return {hit.passage_id, *self._dup_ids.get(hit.passage_id, ())}
-
     def _hits(
         self,
         t: _Table,
@@ -443,12 +446,11 @@ class Searcher:
         kw: np.ndarray,
         dense: np.ndarray,
         stems: frozenset[str],
+        groups: dict[int, list[tuple[int, int]]],
     ) -> dict[int, SearchHit]:
         store = self.dd.store
         rows = store.passages_by_ids(pids)
         tags = store.tags_for(pids)
-        groups = store.duplicate_groups(pids)
-        self._dup_ids = {pid: {other for other, _ in copies} for pid, copies in groups.items()}
         out: dict[int, SearchHit] = {}
         for pid in pids:
             row = rows.get(pid)

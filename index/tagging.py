@@ -32,7 +32,7 @@ from nlp.labels import all_labels, slugs
 from nlp.tagger import PassageTagger, TagInput
 from nlp.training_data import LabelledText, cold_start_set, fingerprint, label_matrix, text_key
 
-TAGGER_FORMAT = 1
+TAGGER_FORMAT = 2
 TAGGER_DIR = "tagger"
 
 
@@ -203,7 +203,12 @@ class Tagging:
         X_emb = self._training_embeddings(items)
         X = [TagInput(x.text, X_emb[i]) for i, x in enumerate(items)]
         Y = np.array(label_matrix(items, labels))
-        model = PassageTagger(labels=labels).fit(X, Y, groups=[x.group or "review" for x in items])
+        model = PassageTagger(labels=labels).fit(
+            X,
+            Y,
+            groups=[x.group or "review" for x in items],
+            reviewed=[False] * (len(items) - len(reviewed)) + [True] * len(reviewed),
+        )
         per_label = Counter(
             lab for x in reviewed for axis in ("a4p", "pillars") for lab in (x.on(axis) or ())
         )

@@ -1,10 +1,20 @@
 """The passage tagger: a scikit-learn estimator over text (and optionally embedding) features.
 
-For each label, a logistic regression over TF-IDF word 1-2-grams and character 3-5-grams gives
-one probability. When embeddings are given, a second logistic regression over them gives
-another, and the two are averaged with weight `embedding_weight`. Per-label thresholds are chosen
-on out-of-fold predictions (maximising F1) and never set below `min_threshold`, so that an
-uncertain label is left off rather than guessed.
+For each label, three logistic regressions each give a probability, and a weighted average of
+them is the label's score:
+- text: TF-IDF word 1-2-grams (optionally character 3-5-grams) plus the keyword-cue features;
+- cues: the 12 keyword-cue features alone, a low-variance model that transfers across kinds of
+  document where word n-grams learned from few examples do not (`cue_model_weight`);
+- embeddings, when given (`embedding_weight`).
+Per-label thresholds are chosen on out-of-fold predictions (maximising F1) and never set below
+`min_threshold`, so that an uncertain label is left off rather than guessed.
+
+Label shift: how often a label occurs in the seed passages says nothing about a user's library
+(seeds were written to cover every label), while reviewed passages come from that library. So
+the threshold maximises F1 at an assumed label frequency: the reviewed passages' frequency,
+shrunk towards one half by `prior_strength` pseudo-examples (one half when nothing is reviewed;
+`prior_strength=None` keeps the training set's own frequency).
+Reviewed passages also weigh `review_weight` times a cold-start example in every fit.
 
 Labels may be partially known: `Y` holds 1 (applies), 0 (does not apply) or -1 (not reviewed on
 that label's axis); each label learns only from the rows where it is known.
@@ -67,9 +77,13 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         labels: Sequence[str] = (),
         C_text: float = 10.0,
         C_embedding: float = 1.0,
-        embedding_weight: float = 0.3,
+        C_cue: float = 1.0,
+        embedding_weight: float = 0.25,
+        cue_model_weight: float = 0.25,
         char_ngrams: bool = False,
         cue_weight: float = 1.0,
+        review_weight: float = 1.0,
+        prior_strength: float | None = 50.0,
         min_threshold: float = 0.35,
         cv_folds: int = 5,
         random_state: int = 0,
@@ -77,9 +91,13 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         self.labels = labels
         self.C_text = C_text
         self.C_embedding = C_embedding
+        self.C_cue = C_cue
         self.embedding_weight = embedding_weight
+        self.cue_model_weight = cue_model_weight
         self.char_ngrams = char_ngrams
         self.cue_weight = cue_weight
+        self.review_weight = review_weight
+        self.prior_strength = prior_strength
         self.min_threshold = min_threshold
         self.cv_folds = cv_folds
         self.random_state = random_state
@@ -129,24 +147,37 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
 
     # -- fitting --------------------------------------------------------------------------
     def fit(
-        self, X: Sequence[TagInput], Y: np.ndarray, groups: Sequence[str] | None = None
+        self,
+        X: Sequence[TagInput],
+        Y: np.ndarray,
+        groups: Sequence[str] | None = None,
+        reviewed: Sequence[bool] | None = None,
     ) -> PassageTagger:
         """`groups` (e.g. the mission or document of each passage) keeps each group within one
         fold when thresholds are chosen, so they are set on text the fold never saw the like
-        of, as new missions will be."""
+        of, as new missions will be. `reviewed` marks passages labelled by a reviewer (the
+        others are cold-start data): they set the assumed label frequency and weigh more."""
         Y = np.asarray(Y)
         if not self.labels or Y.ndim != 2 or Y.shape != (len(X), len(self.labels)):
             raise TaggerError("Y must have one column per label and one row per passage")
         if len(X) == 0:
             raise TaggerError("no training data available: review some passages first")
+        rev = np.zeros(len(X), bool) if reviewed is None else np.asarray(reviewed, bool)
+        if rev.shape != (len(X),):
+            raise TaggerError("reviewed must have one flag per passage")
         self.labels_ = tuple(self.labels)
         texts = [x.text for x in X]
         T = self._text_features(texts, fit=True)
+        C = cue_features(texts)
         E = self._embeddings(X)
         self.uses_embeddings_ = E is not None and self.embedding_weight > 0
+        E = E if self.uses_embeddings_ else None
+        weights = np.where(rev, self.review_weight, 1.0)
         self.text_models_: dict[str, Any] = {}
+        self.cue_models_: dict[str, Any] = {}
         self.embedding_models_: dict[str, Any] = {}
         self.thresholds_: dict[str, float] = {}
+        self.assumed_rates_: dict[str, float] = {}
         self.untrained_: list[str] = []
         for j, label in enumerate(self.labels_):
             known = Y[:, j] >= 0
@@ -156,17 +187,53 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
                 continue
             rows = np.flatnonzero(known)
             g = None if groups is None else np.asarray(groups)[rows]
-            oof = self._out_of_fold(T[rows], None if E is None else E[rows], y, g)
-            self.thresholds_[label] = _best_threshold(oof, y, self.min_threshold)
-            self.text_models_[label] = self._new_lr(self.C_text).fit(T[rows], y)
-            if self.uses_embeddings_ and E is not None:
-                self.embedding_models_[label] = self._new_lr(self.C_embedding).fit(E[rows], y)
+            parts = (T[rows], C[rows], None if E is None else E[rows])
+            oof = self._out_of_fold(parts, y, weights[rows], g)
+            r = rev[rows]
+            if self.prior_strength is None:  # trust the training set's label frequency
+                rate = float(y.mean())
+            else:
+                rate = (y[r].sum() + 0.5 * self.prior_strength) / (r.sum() + self.prior_strength)
+            self.assumed_rates_[label] = float(rate)
+            self.thresholds_[label] = _best_threshold(
+                oof, y, self.min_threshold, _shift_weights(y, rate)
+            )
+            models = self._fit_models(parts, y, weights[rows])
+            self.text_models_[label], self.cue_models_[label] = models[0], models[1]
+            if models[2] is not None:
+                self.embedding_models_[label] = models[2]
         self.n_train_ = len(X)
         return self
 
+    def _fit_models(
+        self, parts: tuple[Any, np.ndarray, np.ndarray | None], y: np.ndarray, w: np.ndarray
+    ) -> tuple[Any, Any, Any]:
+        T, C, E = parts
+        text = self._new_lr(self.C_text).fit(T, y, sample_weight=w)
+        cue = self._new_lr(self.C_cue).fit(C, y, sample_weight=w)
+        emb = None if E is None else self._new_lr(self.C_embedding).fit(E, y, sample_weight=w)
+        return text, cue, emb
+
+    def _blend(self, models: tuple[Any, Any, Any], T: Any, C: np.ndarray, E: Any) -> np.ndarray:
+        """Weighted mean of the component probabilities; the text model gets the weight the
+        others leave, and a missing embedding model simply drops out of the mean."""
+        text, cue, emb = models
+        w_cue = self.cue_model_weight
+        w_emb = self.embedding_weight if emb is not None and E is not None else 0.0
+        w_text = 1.0 - self.cue_model_weight - self.embedding_weight
+        p = w_text * text.predict_proba(T)[:, 1] + w_cue * cue.predict_proba(C)[:, 1]
+        if w_emb:
+            p = p + w_emb * emb.predict_proba(E)[:, 1]
+        return np.asarray(p / (w_text + w_cue + w_emb))
+
     def _out_of_fold(
-        self, T: Any, E: np.ndarray | None, y: np.ndarray, groups: np.ndarray | None = None
+        self,
+        parts: tuple[Any, np.ndarray, np.ndarray | None],
+        y: np.ndarray,
+        w: np.ndarray,
+        groups: np.ndarray | None = None,
     ) -> np.ndarray:
+        T, C, E = parts
         folds = max(2, min(self.cv_folds, int(y.sum()), int(len(y) - y.sum())))
         oof = np.zeros(len(y))
         if groups is not None and len(set(groups.tolist())) >= folds:
@@ -179,29 +246,24 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
                 None,
             )
         for tr, te in splitter.split(np.zeros(len(y)), y, groups):
-            p = self._new_lr(self.C_text).fit(T[tr], y[tr]).predict_proba(T[te])[:, 1]
-            if E is not None and self.embedding_weight > 0:
-                pe = self._new_lr(self.C_embedding).fit(E[tr], y[tr]).predict_proba(E[te])[:, 1]
-                p = (1 - self.embedding_weight) * p + self.embedding_weight * pe
-            oof[te] = p
+            models = self._fit_models((T[tr], C[tr], None if E is None else E[tr]), y[tr], w[tr])
+            oof[te] = self._blend(models, T[te], C[te], None if E is None else E[te])
         return oof
 
     # -- prediction -----------------------------------------------------------------------
     def predict_proba(self, X: Sequence[TagInput]) -> np.ndarray:
         self._check_fitted()
-        T = self._text_features([x.text for x in X])
+        texts = [x.text for x in X]
+        T = self._text_features(texts)
+        C = cue_features(texts)
         E = self._embeddings(X) if self.uses_embeddings_ else None
         P = np.zeros((len(X), len(self.labels_)))
         for j, label in enumerate(self.labels_):
             model = self.text_models_.get(label)
             if model is None:
                 continue
-            p = model.predict_proba(T)[:, 1]
-            emb_model = self.embedding_models_.get(label)
-            if E is not None and emb_model is not None:
-                pe = emb_model.predict_proba(E)[:, 1]
-                p = (1 - self.embedding_weight) * p + self.embedding_weight * pe
-            P[:, j] = p
+            models = (model, self.cue_models_[label], self.embedding_models_.get(label))
+            P[:, j] = self._blend(models, T, C, E)
         return P
 
     def predict(self, X: Sequence[TagInput]) -> np.ndarray:
@@ -227,14 +289,24 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
             raise TaggerError("the tagger is not trained yet")
 
 
-def _best_threshold(p: np.ndarray, y: np.ndarray, floor: float) -> float:
-    """The threshold maximising F1 on out-of-fold probabilities, never below `floor`."""
+def _shift_weights(y: np.ndarray, rate: float) -> np.ndarray:
+    """Example weights that make the positive share of `y` equal to `rate`."""
+    share = float(y.mean())
+    return np.where(y == 1, rate / share, (1 - rate) / (1 - share))
+
+
+def _best_threshold(
+    p: np.ndarray, y: np.ndarray, floor: float, weights: np.ndarray | None = None
+) -> float:
+    """The threshold maximising (weighted) F1 on out-of-fold probabilities, never below
+    `floor`."""
+    w = np.ones(len(y)) if weights is None else weights
     best_t, best_f = 0.5, -1.0
     for t in np.linspace(0.05, 0.95, 37):
         pred = p >= t
-        tp = float(np.sum(pred & (y == 1)))
-        fp = float(np.sum(pred & (y == 0)))
-        fn = float(np.sum(~pred & (y == 1)))
+        tp = float(np.sum(w * (pred & (y == 1))))
+        fp = float(np.sum(w * (pred & (y == 0))))
+        fn = float(np.sum(w * (~pred & (y == 1))))
         f = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
         if f > best_f:
             best_t, best_f = float(t), f

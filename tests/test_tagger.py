@@ -242,3 +242,39 @@ def test_reviews_keep_their_mission_as_group_for_threshold_folds(tmp_path: Path)
     groups = sorted(x.group for x in store.reviewed_items())
     assert groups[0] == "UNMIK" and groups[1].startswith("review:")
     store.close()
+
+
+def test_reviewed_passages_set_the_assumed_label_frequency() -> None:
+    X, Y = toy_data()
+    cold = PassageTagger(labels=("politics", "wps")).fit(X, Y)
+    # Seed frequencies are ours, not the library's: without reviews, assume one half.
+    assert cold.assumed_rates_ == {"politics": 0.5, "wps": 0.5}
+    reviewed = [i % 3 != 1 for i in range(len(X))]  # politics and neutral rows, no wps rows
+    tagger = PassageTagger(labels=("politics", "wps"), prior_strength=10).fit(
+        X, Y, reviewed=reviewed
+    )
+    # 12 of 24 reviewed passages are politics, none is wps: (12 + 5) / 34 and 5 / 34.
+    assert tagger.assumed_rates_["politics"] == pytest.approx(0.5)
+    assert tagger.assumed_rates_["wps"] == pytest.approx(5 / 34)
+    own = PassageTagger(labels=("politics", "wps"), prior_strength=None).fit(X, Y)
+    assert own.assumed_rates_["wps"] == pytest.approx(1 / 3)
+    with pytest.raises(TaggerError, match="one flag per passage"):
+        PassageTagger(labels=("politics", "wps")).fit(X, Y, reviewed=[True])
+
+
+def test_shift_weights_reach_the_requested_positive_share() -> None:
+    from nlp.tagger import _shift_weights
+
+    y = np.array([1, 0, 0, 0, 0])
+    w = _shift_weights(y, 0.6)
+    assert w[y == 1].sum() / w.sum() == pytest.approx(0.6)
+
+
+def test_cues_count_civilians_not_civilian_components() -> None:
+    from nlp.tagger import _cue_patterns, cue_features
+
+    j = [label for label, _ in _cue_patterns()].index("protection")
+    F = cue_features(
+        ["Civilian police and civilian staff were deployed.", "Civilians fled the attack."]
+    )
+    assert F[0, j] == 0 and F[1, j] > 0
