@@ -117,7 +117,13 @@ def open_library() -> Library | None:
     s = settings()
     if not s.data_dir.is_dir():
         return None
-    return _open_library(str(s.data_dir.resolve()), s)
+    try:
+        return _open_library(str(s.data_dir.resolve()), s)
+    except LessonsError as exc:  # e.g. a folder written by a newer version, or unreadable
+        st.error(
+            f"The library in {md_escape(str(s.data_dir))} cannot be opened: {md_escape(str(exc))}"
+        )
+        st.stop()
 
 
 @st.cache_resource(show_spinner="Loading the language model (first search only)…")
