@@ -276,11 +276,14 @@ def render() -> None:
     if not results.documents:
         no_hits(query, filters)
         return
-    n_docs, n_pass = len(results.documents), len(results.passages)
-    st.caption(
-        f"{n_docs} document{'s' * (n_docs != 1)} · {n_pass} matching "
-        f"passage{'s' * (n_pass != 1)} · {results.took_ms / 1000:.2f} s"
+    n_docs = len(results.documents)
+    total = max(results.total_documents, n_docs)
+    shown = (
+        f"{n_docs} of {total} documents"
+        if total > n_docs
+        else (f"{n_docs} document{'s' * (n_docs != 1)}")
     )
+    st.caption(f"{shown}, best first · {results.took_ms / 1000:.2f} s")
     for doc in results.documents:
         result_card(doc, query)
     if len(results.documents) >= int(st.session_state.get("k", PAGE_SIZE)):
