@@ -403,10 +403,9 @@ class Searcher:
         flat_rows = rows[: k * 3].tolist()
         copies = self.dd.store.duplicate_groups({int(t.ids[r]) for r in shown_rows + flat_rows})
 
-        def pick(rows_in_order: list[int], limit: int) -> list[int]:
-            """The first `limit` passages, one per near-duplicate group."""
+        def pick(rows_in_order: list[int], limit: int, seen: set[int]) -> list[int]:
+            """The first `limit` passages not in `seen`, one per near-duplicate group."""
             taken: list[int] = []
-            seen: set[int] = set()
             for r in rows_in_order:
                 pid = int(t.ids[r])
                 if pid in seen:
@@ -418,8 +417,16 @@ class Searcher:
                     break
             return taken
 
-        doc_pids = {d: pick(by_doc[d], passages_per_doc) for d in shown_docs}
-        flat_pids = pick(flat_rows, k)
+        # A paragraph copied into several reports is shown once, under the best-ranked of
+        # them; the others show their own next-best passages (or the copy, if they have
+        # nothing else).
+        shown_groups: set[int] = set()
+        doc_pids: dict[int, list[int]] = {}
+        for d in shown_docs:
+            doc_pids[d] = pick(by_doc[d], passages_per_doc, shown_groups) or pick(
+                by_doc[d], 1, set()
+            )
+        flat_pids = pick(flat_rows, k, set())
         stems = query_stems(pq.terms or (pq.text,))
         hits = self._hits(
             t,
