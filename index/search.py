@@ -35,8 +35,10 @@ from nlp.query import ParsedQuery, missions_in, parse_query
 
 MODES = ("hybrid", "bm25", "dense")
 KEYWORD_WEIGHT = 0.7  # share of the BM25 z-score in the fused score
-NORM_DEPTH = 1000  # z-scores are taken against each retriever's top NORM_DEPTH passages
-CANDIDATES = 3000  # passages considered for ranking documents
+NORM_DEPTH = 1000  # each retriever's top NORM_DEPTH passages are the candidates, and the
+# z-scores are taken against them
+CANDIDATES = 3000  # passages a single-retriever baseline ranks documents from
+QUERY_CACHE = 64  # query embeddings kept
 DOC_PASSAGES = 5  # a document scores its best DOC_PASSAGES passages...
 DOC_DECAY = 0.5  # ...weighted 1, DOC_DECAY, DOC_DECAY**2
 PLACE_BOOST = 1.0  # added (in z units) to documents of the mission or country named
@@ -131,16 +133,12 @@ class _Table:
     row_of: dict[int, int]
 
 
-def _zscore(scores: np.ndarray, allowed: np.ndarray | None) -> np.ndarray:
-    pool = scores if allowed is None else scores[allowed]
-    if len(pool) == 0:
-        return np.zeros_like(scores)
-    depth = min(NORM_DEPTH, len(pool))
-    top = np.partition(pool, len(pool) - depth)[len(pool) - depth :]
+def _stats(top: np.ndarray) -> tuple[float, float]:
+    """Mean and spread of a retriever's top scores (the spread never 0)."""
+    if len(top) == 0:
+        return 0.0, 1.0
     spread = float(top.std())
-    if spread < 1e-9:
-        return np.zeros_like(scores)
-    return (scores - float(top.mean())) / spread
+    return float(top.mean()), spread if spread > 1e-9 else 1.0
 
 
 def _top(scores: np.ndarray, allowed: np.ndarray | None, k: int) -> np.ndarray:
@@ -163,6 +161,7 @@ class Searcher:
         self.threads = threads
         self.catalog = Catalog(dd.store)
         self._table: _Table | None = None
+        self._query_cache: dict[str, np.ndarray] = {}
 
     # -- state ----------------------------------------------------------------------------
     def _passages(self) -> _Table:
@@ -221,35 +220,67 @@ class Searcher:
         return mask
 
     # -- scoring --------------------------------------------------------------------------
-    def _scores(
+    def _raw_scores(
+        self, t: _Table, pq: ParsedQuery, mode: str, qvec: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(keyword, dense) score of every row; a retriever the mode does not use scores 0."""
+        n = len(t.ids)
+        kw = np.zeros(n, dtype=np.float32)
+        dense = np.zeros(n, dtype=np.float32)
+        if mode != "dense":
+            kw = self.dd.keyword_index().scores(pq.text if mode == "bm25" else pq.keyword_text)
+        if mode != "bm25" and n:
+            if qvec is None:
+                qvec = self.query_vector(pq.text if mode == "dense" else pq.dense_text)
+            dense = t.matrix @ qvec
+        return kw, dense
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """The query's embedding; the last few are kept, since changing a filter or a page
+        re-runs the same query."""
+        vec = self._query_cache.get(text)
+        if vec is None:
+            vec = encode([text], threads=self.threads)[0]
+            if len(self._query_cache) >= QUERY_CACHE:
+                self._query_cache.pop(next(iter(self._query_cache)))
+            self._query_cache[text] = vec
+        return vec
+
+    def forget_queries(self) -> None:
+        self._query_cache.clear()
+
+    def _ranked_rows(
         self,
         t: _Table,
         pq: ParsedQuery,
         mode: str,
         allowed: np.ndarray | None,
         qvec: np.ndarray | None = None,
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(fused, keyword, dense) score of every row."""
-        keyword_text = pq.text if mode == "bm25" else pq.keyword_text
-        kw = (
-            self.dd.keyword_index().scores(keyword_text)
-            if mode != "dense"
-            else np.zeros(len(t.ids), dtype=np.float32)
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(candidate rows best first, fused, keyword, dense scores by row)."""
+        kw, dense = self._raw_scores(t, pq, mode, qvec)
+        if mode != "hybrid":
+            single = kw if mode == "bm25" else dense
+            rows = _top(single, allowed, CANDIDATES)
+            if mode == "bm25":
+                rows = rows[kw[rows] > 0]
+            return rows, single, kw, dense
+        # Candidates are each retriever's top NORM_DEPTH; the z-scores use the same lists.
+        fused = np.full(len(t.ids), -np.inf, dtype=np.float32)
+        dense_rows = _top(dense, allowed, NORM_DEPTH)
+        mean_d, sd_d = _stats(dense[dense_rows])
+        kw_rows = _top(kw, allowed, NORM_DEPTH)
+        kw_rows = kw_rows[kw[kw_rows] > 0]
+        if len(kw_rows) == 0:  # no query word is indexed: dense alone
+            fused[dense_rows] = (dense[dense_rows] - mean_d) / sd_d
+            return dense_rows, fused, kw, dense
+        mean_k, sd_k = _stats(kw[kw_rows])
+        cand = np.union1d(kw_rows, dense_rows)
+        fused[cand] = (
+            KEYWORD_WEIGHT * (kw[cand] - mean_k) / sd_k
+            + (1 - KEYWORD_WEIGHT) * (dense[cand] - mean_d) / sd_d
         )
-        if mode == "bm25":
-            return kw, kw, np.zeros_like(kw)
-        if qvec is None:
-            text = pq.text if mode == "dense" else pq.dense_text
-            qvec = encode([text], threads=self.threads)[0]
-        dense = t.matrix @ qvec if len(t.ids) else np.zeros(0, dtype=np.float32)
-        if mode == "dense":
-            return dense, kw, dense
-        if not np.any(kw):  # no query word is indexed: dense alone
-            return _zscore(dense, allowed), kw, dense
-        fused = KEYWORD_WEIGHT * _zscore(kw, allowed) + (1 - KEYWORD_WEIGHT) * _zscore(
-            dense, allowed
-        )
-        return fused, kw, dense
+        return cand[np.argsort(-fused[cand], kind="stable")], fused, kw, dense
 
     def _boosts(self, pq: ParsedQuery, docs: dict[int, DocumentInfo]) -> dict[int, float]:
         place_missions = set(pq.missions) if pq.missions else missions_in(pq.countries)
@@ -351,10 +382,7 @@ class Searcher:
             allowed = self._allowed(t, filters)
         if len(t.ids) == 0 or (allowed is not None and not allowed.any()):
             return SearchResults(pq.text, (), (), {}, _ms(started), pq, 0)
-        fused, kw, dense = self._scores(t, pq, mode, allowed, qvec)
-        rows = _top(fused, allowed, CANDIDATES)
-        if mode == "bm25":
-            rows = rows[kw[rows] > 0]
+        rows, fused, kw, dense = self._ranked_rows(t, pq, mode, allowed, qvec)
         docs_info = self.catalog.documents
         by_doc: dict[int, list[int]] = {}
         for r in rows.tolist():
@@ -375,10 +403,9 @@ class Searcher:
         flat_rows = rows[: k * 3].tolist()
         copies = self.dd.store.duplicate_groups({int(t.ids[r]) for r in shown_rows + flat_rows})
 
-        def pick(rows_in_order: list[int], limit: int) -> list[int]:
-            """The first `limit` passages, one per near-duplicate group."""
+        def pick(rows_in_order: list[int], limit: int, seen: set[int]) -> list[int]:
+            """The first `limit` passages not in `seen`, one per near-duplicate group."""
             taken: list[int] = []
-            seen: set[int] = set()
             for r in rows_in_order:
                 pid = int(t.ids[r])
                 if pid in seen:
@@ -390,8 +417,16 @@ class Searcher:
                     break
             return taken
 
-        doc_pids = {d: pick(by_doc[d], passages_per_doc) for d in shown_docs}
-        flat_pids = pick(flat_rows, k)
+        # A paragraph copied into several reports is shown once, under the best-ranked of
+        # them; the others show their own next-best passages (or the copy, if they have
+        # nothing else).
+        shown_groups: set[int] = set()
+        doc_pids: dict[int, list[int]] = {}
+        for d in shown_docs:
+            doc_pids[d] = pick(by_doc[d], passages_per_doc, shown_groups) or pick(
+                by_doc[d], 1, set()
+            )
+        flat_pids = pick(flat_rows, k, set())
         stems = query_stems(pq.terms or (pq.text,))
         hits = self._hits(
             t,

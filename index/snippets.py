@@ -27,6 +27,19 @@ def _stopwords() -> frozenset[str]:
     return frozenset(STOPWORDS_EN)
 
 
+_STEMS: dict[str, str] = {}
+
+
+def stem(word: str) -> str:
+    """Stem of a lower-cased word, memoised: snippets stem the same words again and again."""
+    out = _STEMS.get(word)
+    if out is None:
+        if len(_STEMS) > 200_000:
+            _STEMS.clear()
+        out = _STEMS[word] = _stemmer().stemWord(word)
+    return out
+
+
 def query_stems(terms: tuple[str, ...] | list[str]) -> frozenset[str]:
     words = [w for t in terms for w in t.lower().split() if w]
     words = [w for w in words if w not in _stopwords() and len(w) > 1]
@@ -42,7 +55,6 @@ def mark(text: str, stems: frozenset[str]) -> tuple[tuple[int, int], ...]:
     if not stems:
         return ()
     spans = []
-    stem = _stemmer().stemWord
     for start, end, word in _word_spans(text):
         if stem(word.lower()) in stems:
             spans.append((start, end))
@@ -62,10 +74,9 @@ def make_snippet(
     if not text.strip():
         return "", ()
     sentences = split_sentences(text) or [text]
-    stem = _stemmer().stemWord
 
     def hits(sentence: str) -> int:
-        return len({stem(w.lower()) for _, _, w in _word_spans(sentence)} & stems)
+        return len({stem(w) for w in set(WORD_RE.findall(sentence.lower()))} & stems)
 
     best = max(range(len(sentences)), key=lambda i: (hits(sentences[i]), -i))
     out = sentences[best]
