@@ -278,12 +278,12 @@ def render() -> None:
         return
     n_docs = len(results.documents)
     total = max(results.total_documents, n_docs)
-    shown = (
+    matched = (
         f"{n_docs} of {total} documents"
         if total > n_docs
-        else (f"{n_docs} document{'s' * (n_docs != 1)}")
+        else f"{n_docs} document{'s' * (n_docs != 1)}"
     )
-    st.caption(f"{shown}, best first · {results.took_ms / 1000:.2f} s")
+    st.caption(f"{matched}, best first · {results.took_ms / 1000:.2f} s")
     for doc in results.documents:
         result_card(doc, query)
     if len(results.documents) >= int(st.session_state.get("k", PAGE_SIZE)):
