@@ -92,7 +92,7 @@ def test_labelled_lines_distinguish_unreviewed_from_none() -> None:
 def test_cold_start_set_uses_only_owned_data() -> None:
     items = cold_start_set()
     sources = {x.source.split(":")[0] for x in items}
-    seeds = {"a4p_core.jsonl", "a4p_ops.jsonl", "a4p_sg_style.jsonl"}
+    seeds = {"a4p_core.jsonl", "a4p_ops.jsonl"}
     assert sources <= {"definition", "corpus"} | seeds
     for label in slugs():
         assert sum(label in (x.a4p or ()) + (x.pillars or ()) for x in items) >= 10, label
