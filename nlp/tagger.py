@@ -5,7 +5,11 @@ them is the label's score:
 - text: TF-IDF word 1-2-grams (optionally character 3-5-grams) plus the keyword-cue features;
 - cues: the 12 keyword-cue features alone, a low-variance model that transfers across kinds of
   document where word n-grams learned from few examples do not (`cue_model_weight`);
-- embeddings, when given (`embedding_weight`).
+- embeddings, when given (`embedding_weight`);
+and the text model's score of the passage's best sentence (`sentence_weight`), so that one
+sentence about a label is not drowned by the rest of a long paragraph.
+Optionally (`knn_half`, off by default: across missions it lowered F1), the labels of the
+nearest reviewed passages vote, with weight n / (n + knn_half) for n reviewed passages.
 Per-label thresholds are chosen on out-of-fold predictions (maximising F1) and never set below
 `min_threshold`, so that an uncertain label is left off rather than guessed.
 
