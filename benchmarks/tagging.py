@@ -154,6 +154,7 @@ def tfidf_lr(train_texts: list[str], train_Y: np.ndarray, test_texts: list[str])
         embedding_weight=0.0,
         cue_weight=0.0,
         cue_model_weight=0.0,
+        sentence_weight=0.0,
         prior_strength=None,
         min_threshold=0.0,
     )

@@ -32,7 +32,7 @@ from nlp.labels import all_labels, slugs
 from nlp.tagger import PassageTagger, TagInput
 from nlp.training_data import LabelledText, cold_start_set, fingerprint, label_matrix, text_key
 
-TAGGER_FORMAT = 2
+TAGGER_FORMAT = 3
 TAGGER_DIR = "tagger"
 
 

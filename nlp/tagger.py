@@ -5,7 +5,11 @@ them is the label's score:
 - text: TF-IDF word 1-2-grams (optionally character 3-5-grams) plus the keyword-cue features;
 - cues: the 12 keyword-cue features alone, a low-variance model that transfers across kinds of
   document where word n-grams learned from few examples do not (`cue_model_weight`);
-- embeddings, when given (`embedding_weight`).
+- embeddings, when given (`embedding_weight`);
+and the text model's score of the passage's best sentence (`sentence_weight`), so that one
+sentence about a label is not drowned by the rest of a long paragraph.
+Optionally (`knn_half`, off by default: across missions it lowered F1), the labels of the
+nearest reviewed passages vote, with weight n / (n + knn_half) for n reviewed passages.
 Per-label thresholds are chosen on out-of-fold predictions (maximising F1) and never set below
 `min_threshold`, so that an uncertain label is left off rather than guessed.
 
@@ -80,10 +84,13 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         C_cue: float = 1.0,
         embedding_weight: float = 0.25,
         cue_model_weight: float = 0.25,
+        sentence_weight: float = 0.25,
         char_ngrams: bool = False,
         cue_weight: float = 1.0,
         review_weight: float = 1.0,
         prior_strength: float | None = 50.0,
+        knn_k: int = 10,
+        knn_half: float | None = None,
         min_threshold: float = 0.35,
         cv_folds: int = 5,
         random_state: int = 0,
@@ -94,10 +101,13 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         self.C_cue = C_cue
         self.embedding_weight = embedding_weight
         self.cue_model_weight = cue_model_weight
+        self.sentence_weight = sentence_weight
         self.char_ngrams = char_ngrams
         self.cue_weight = cue_weight
         self.review_weight = review_weight
         self.prior_strength = prior_strength
+        self.knn_k = knn_k
+        self.knn_half = knn_half
         self.min_threshold = min_threshold
         self.cv_folds = cv_folds
         self.random_state = random_state
@@ -132,6 +142,17 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         if self.cue_weight > 0:
             parts.append(sp.csr_matrix(self.cue_weight * cue_features(texts)))
         return sp.hstack(parts).tocsr() if len(parts) > 1 else parts[0]
+
+    def _sentence_features(self, texts: Sequence[str]) -> _Sentences | None:
+        if self.sentence_weight <= 0:
+            return None
+        sentences, owner = [], []
+        for i, text in enumerate(texts):
+            parts = split_sentences(text, min_words=3) or [text]
+            sentences += parts
+            owner += [i] * len(parts)
+        owners = np.array(owner, dtype=np.int64)
+        return _Sentences(self._text_features(sentences), owners, len(texts))
 
     @staticmethod
     def _embeddings(X: Sequence[TagInput]) -> np.ndarray | None:
@@ -168,6 +189,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         self.labels_ = tuple(self.labels)
         texts = [x.text for x in X]
         T = self._text_features(texts, fit=True)
+        S = self._sentence_features(texts)
         C = cue_features(texts)
         E = self._embeddings(X)
         self.uses_embeddings_ = E is not None and self.embedding_weight > 0
@@ -179,6 +201,12 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         self.thresholds_: dict[str, float] = {}
         self.assumed_rates_: dict[str, float] = {}
         self.untrained_: list[str] = []
+        self.knn_weights_: dict[str, float] = {}
+        use_knn = E is not None and self.knn_half is not None and rev.any()
+        # Reviewed passages' embeddings and labels: the vote of a passage's nearest reviewed
+        # neighbours, which learns a library's own way of writing where 395 seeds cannot.
+        self.knn_vectors_ = E[rev] if use_knn and E is not None else np.zeros((0, 0), np.float32)
+        self.knn_labels_ = Y[rev].astype(np.int8) if use_knn else np.zeros((0, 0), np.int8)
         for j, label in enumerate(self.labels_):
             known = Y[:, j] >= 0
             y = Y[known, j].astype(int)
@@ -187,9 +215,13 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
                 continue
             rows = np.flatnonzero(known)
             g = None if groups is None else np.asarray(groups)[rows]
-            parts = (T[rows], C[rows], None if E is None else E[rows])
-            oof = self._out_of_fold(parts, y, weights[rows], g)
+            parts = _take((T, C, E, S), rows)
             r = rev[rows]
+            n_rev = int(r.sum())
+            w_knn = n_rev / (n_rev + self.knn_half) if use_knn and self.knn_half else 0.0
+            if w_knn:
+                self.knn_weights_[label] = w_knn
+            oof = self._out_of_fold(parts, y, weights[rows], g, r if w_knn else None, w_knn)
             if self.prior_strength is None:  # trust the training set's label frequency
                 rate = float(y.mean())
             else:
@@ -205,35 +237,46 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         self.n_train_ = len(X)
         return self
 
-    def _fit_models(
-        self, parts: tuple[Any, np.ndarray, np.ndarray | None], y: np.ndarray, w: np.ndarray
-    ) -> tuple[Any, Any, Any]:
-        T, C, E = parts
+    def _fit_models(self, parts: _Parts, y: np.ndarray, w: np.ndarray) -> tuple[Any, Any, Any]:
+        T, C, E, _ = parts
         text = self._new_lr(self.C_text).fit(T, y, sample_weight=w)
         cue = self._new_lr(self.C_cue).fit(C, y, sample_weight=w)
         emb = None if E is None else self._new_lr(self.C_embedding).fit(E, y, sample_weight=w)
         return text, cue, emb
 
-    def _blend(self, models: tuple[Any, Any, Any], T: Any, C: np.ndarray, E: Any) -> np.ndarray:
+    def _blend(self, models: tuple[Any, Any, Any], parts: _Parts) -> np.ndarray:
         """Weighted mean of the component probabilities; the text model gets the weight the
-        others leave, and a missing embedding model simply drops out of the mean."""
+        others leave, and a missing embedding model simply drops out of the mean. The text
+        model also scores each sentence: a passage's best sentence counts with
+        `sentence_weight`, because a long paragraph that touches a label in one sentence
+        dilutes that sentence's words in the passage's TF-IDF vector."""
+        T, C, E, S = parts
         text, cue, emb = models
         w_cue = self.cue_model_weight
         w_emb = self.embedding_weight if emb is not None and E is not None else 0.0
         w_text = 1.0 - self.cue_model_weight - self.embedding_weight
+        w_sent = self.sentence_weight if S is not None else 0.0
         p = w_text * text.predict_proba(T)[:, 1] + w_cue * cue.predict_proba(C)[:, 1]
         if w_emb:
             p = p + w_emb * emb.predict_proba(E)[:, 1]
-        return np.asarray(p / (w_text + w_cue + w_emb))
+        if S is not None and w_sent:
+            best = np.zeros(S.n)
+            np.maximum.at(best, S.owner, text.predict_proba(S.matrix)[:, 1])
+            p = p + w_sent * best
+        return np.asarray(p / (w_text + w_cue + w_emb + w_sent))
 
     def _out_of_fold(
         self,
-        parts: tuple[Any, np.ndarray, np.ndarray | None],
+        parts: _Parts,
         y: np.ndarray,
         w: np.ndarray,
         groups: np.ndarray | None = None,
+        reviewed: np.ndarray | None = None,
+        w_knn: float = 0.0,
     ) -> np.ndarray:
-        T, C, E = parts
+        """Out-of-fold blended scores; with `reviewed`, each held-out part also gets the kNN
+        vote of the reviewed passages in the training part (none there: no vote)."""
+        E = parts[2]
         folds = max(2, min(self.cv_folds, int(y.sum()), int(len(y) - y.sum())))
         oof = np.zeros(len(y))
         if groups is not None and len(set(groups.tolist())) >= folds:
@@ -246,24 +289,33 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
                 None,
             )
         for tr, te in splitter.split(np.zeros(len(y)), y, groups):
-            models = self._fit_models((T[tr], C[tr], None if E is None else E[tr]), y[tr], w[tr])
-            oof[te] = self._blend(models, T[te], C[te], None if E is None else E[te])
+            models = self._fit_models(_take(parts, tr), y[tr], w[tr])
+            oof[te] = self._blend(models, _take(parts, te))
+            if reviewed is not None and E is not None:
+                near = tr[reviewed[tr]]
+                if len(near):
+                    vote = knn_vote(E[near], y[near], E[te], self.knn_k)
+                    oof[te] = (1 - w_knn) * oof[te] + w_knn * vote
         return oof
 
     # -- prediction -----------------------------------------------------------------------
     def predict_proba(self, X: Sequence[TagInput]) -> np.ndarray:
         self._check_fitted()
         texts = [x.text for x in X]
-        T = self._text_features(texts)
-        C = cue_features(texts)
         E = self._embeddings(X) if self.uses_embeddings_ else None
+        parts = (self._text_features(texts), cue_features(texts), E, self._sentence_features(texts))
         P = np.zeros((len(X), len(self.labels_)))
         for j, label in enumerate(self.labels_):
             model = self.text_models_.get(label)
             if model is None:
                 continue
             models = (model, self.cue_models_[label], self.embedding_models_.get(label))
-            P[:, j] = self._blend(models, T, C, E)
+            P[:, j] = self._blend(models, parts)
+            w_knn = self.knn_weights_.get(label, 0.0)
+            if w_knn and E is not None:
+                known = self.knn_labels_[:, j] >= 0
+                vote = knn_vote(self.knn_vectors_[known], self.knn_labels_[known, j], E, self.knn_k)
+                P[:, j] = (1 - w_knn) * P[:, j] + w_knn * vote
         return P
 
     def predict(self, X: Sequence[TagInput]) -> np.ndarray:
@@ -287,6 +339,45 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
     def _check_fitted(self) -> None:
         if not hasattr(self, "labels_"):
             raise TaggerError("the tagger is not trained yet")
+
+
+@dataclass(frozen=True)
+class _Sentences:
+    """TF-IDF rows of the sentences of `n` passages; `owner[i]` is sentence i's passage."""
+
+    matrix: Any
+    owner: np.ndarray
+    n: int
+
+    def take(self, rows: np.ndarray) -> _Sentences:
+        """The sentences of passages `rows`, renumbered in that order."""
+        position = np.full(self.n, -1)
+        position[rows] = np.arange(len(rows))
+        keep = np.flatnonzero(position[self.owner] >= 0)
+        order = keep[np.argsort(position[self.owner[keep]], kind="stable")]
+        return _Sentences(self.matrix[order], position[self.owner[order]], len(rows))
+
+
+# text features, cue features, embeddings, sentences
+_Parts = tuple[Any, np.ndarray, np.ndarray | None, _Sentences | None]
+
+
+def _take(parts: _Parts, rows: np.ndarray) -> _Parts:
+    T, C, E, S = parts
+    return (T[rows], C[rows], None if E is None else E[rows], None if S is None else S.take(rows))
+
+
+def knn_vote(vectors: np.ndarray, y: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """Per query, the share of positives among its `k` most similar `vectors` (cosine on
+    normalised embeddings), each neighbour weighted by similarity^4 so that near-duplicates
+    dominate and far neighbours barely count."""
+    if len(y) == 0 or len(queries) == 0:
+        return np.zeros(len(queries))
+    k = min(k, len(y))
+    S = np.asarray(queries, np.float32) @ np.asarray(vectors, np.float32).T
+    idx = np.argpartition(-S, k - 1, axis=1)[:, :k]
+    w = np.maximum(np.take_along_axis(S, idx, axis=1), 0.0) ** 4 + 1e-9
+    return np.asarray((w * y[idx]).sum(axis=1) / w.sum(axis=1))
 
 
 def _shift_weights(y: np.ndarray, rate: float) -> np.ndarray:

@@ -92,7 +92,8 @@ def test_labelled_lines_distinguish_unreviewed_from_none() -> None:
 def test_cold_start_set_uses_only_owned_data() -> None:
     items = cold_start_set()
     sources = {x.source.split(":")[0] for x in items}
-    assert sources <= {"definition", "a4p_core.jsonl", "a4p_ops.jsonl", "corpus"}
+    seeds = {"a4p_core.jsonl", "a4p_ops.jsonl"}
+    assert sources <= {"definition", "corpus"} | seeds
     for label in slugs():
         assert sum(label in (x.a4p or ()) + (x.pillars or ()) for x in items) >= 10, label
 
@@ -278,3 +279,43 @@ def test_cues_count_civilians_not_civilian_components() -> None:
         ["Civilian police and civilian staff were deployed.", "Civilians fled the attack."]
     )
     assert F[0, j] == 0 and F[1, j] > 0
+
+
+def test_nearest_reviewed_neighbours_vote_with_a_weight_that_grows_with_reviews() -> None:
+    from nlp.tagger import knn_vote
+
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(2, 16))
+
+    def near(c: int, n: int) -> np.ndarray:
+        v = centres[c] + 0.1 * rng.normal(size=(n, 16))
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
+
+    # The text says nothing (identical wording); only the embeddings separate the two kinds.
+    E = np.vstack([near(0, 20), near(1, 20)])
+    X = [TagInput(f"Paragraph {i} of the report.", E[i]) for i in range(40)]
+    Y = np.array([[1]] * 20 + [[0]] * 20)
+    assert knn_vote(E, Y[:, 0], near(0, 3), k=5).min() > 0.99
+    tagger = PassageTagger(labels=("politics",), knn_half=300.0)
+    assert clone(tagger).fit(X, Y).knn_weights_ == {}  # nothing reviewed: no vote
+    few = clone(tagger).fit(X, Y, reviewed=[i % 4 == 0 for i in range(40)])
+    many = clone(tagger).fit(X, Y, reviewed=[True] * 40)
+    assert few.knn_weights_["politics"] == pytest.approx(10 / 310)
+    assert many.knn_weights_["politics"] == pytest.approx(40 / 340)
+    query = [TagInput("Paragraph 99 of the report.", near(0, 1)[0])]
+    no_vote = PassageTagger(labels=("politics",), knn_half=None).fit(X, Y, reviewed=[True] * 40)
+    assert many.predict_proba(query)[0, 0] > no_vote.predict_proba(query)[0, 0]
+
+
+def test_a_passage_scores_as_high_as_its_best_sentence_allows() -> None:
+    from nlp.tagger import _Sentences
+
+    S = _Sentences(np.arange(5).reshape(5, 1), np.array([0, 0, 1, 2, 2]), 3)
+    part = S.take(np.array([2, 0]))
+    assert part.owner.tolist() == [0, 0, 1, 1] and part.matrix[:, 0].tolist() == [3, 4, 0, 1]
+    X, Y = toy_data()
+    long = " ".join(["Fuel deliveries and road repairs at the logistics base continued."] * 6)
+    query = [TagInput(long + " " + ELECTION)]
+    with_sentences = PassageTagger(labels=("politics", "wps")).fit(X, Y)
+    without = PassageTagger(labels=("politics", "wps"), sentence_weight=0.0).fit(X, Y)
+    assert with_sentences.predict_proba(query)[0, 0] > without.predict_proba(query)[0, 0]
