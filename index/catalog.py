@@ -41,7 +41,9 @@ class DocumentInfo:
     def matches(self, f: Filters) -> bool:
         if f.doc_ids and self.id not in f.doc_ids:
             return False
-        if f.missions and not set(f.missions) & set(self.missions):
+        if f.missions and not {m.lower() for m in f.missions} & {
+            m.lower() for m in self.missions
+        }:
             return False
         if f.countries and not {c.lower() for c in f.countries} & {
             c.lower() for c in self.countries

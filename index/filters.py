@@ -12,6 +12,7 @@ from dataclasses import dataclass, fields, replace
 
 from errors import SearchError
 from nlp.doctypes import DOC_TYPES
+from nlp.gazetteer import load_gazetteer
 from nlp.labels import slugs
 
 # CLI keys and their aliases -> Filters field
@@ -108,7 +109,7 @@ class Filters:
         return cls(
             a4p=tuple(values.get("a4p", ())),
             pillars=tuple(values.get("pillars", ())),
-            missions=tuple(v.upper() for v in values.get("missions", ())),
+            missions=tuple(_canonical(v) for v in values.get("missions", ())),
             organisations=tuple(values.get("organisations", ())),
             countries=tuple(values.get("countries", ())),
             year_from=year_from,
@@ -116,6 +117,15 @@ class Filters:
             doc_types=tuple(values.get("doc_types", ())),
             doc_ids=doc_ids,
         )
+
+
+def _canonical(name: str) -> str:
+    """A mission as the gazetteer spells its id ('minusma' -> 'MINUSMA', 'eulex kosovo' ->
+    'EULEX Kosovo'); a name it does not know is kept as typed (matching ignores case)."""
+    for entry in load_gazetteer():
+        if name.lower() in (entry.id.lower(), entry.name.lower()):
+            return entry.id
+    return name
 
 
 def _years(raw: str) -> tuple[int | None, int | None]:

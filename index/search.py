@@ -183,22 +183,34 @@ class Searcher:
         generation = self.dd.store.generation
         if self._table is not None and self._table.generation == generation:
             return self._table
+        # An ingest in another process may commit while the two indexes load: try again.
+        for _ in range(3):
+            table = self._load_table(generation)
+            if table is not None:
+                self._table = table
+                return table
+            generation = self.dd.store.generation
+        raise SearchError(
+            f"the keyword and vector indexes of {self.dd.path} disagree; "
+            "re-run `python cli.py ingest` on the same folder to rebuild them"
+        )
+
+    def _load_table(self, generation: int) -> _Table | None:
         import faiss
 
         kw = self.dd.keyword_index()
         index = self.dd.vector_index()
         ids = kw.ids
         n = index.ntotal
+        if len(ids) != n:
+            return None
         if n:
             faiss_ids = faiss.vector_to_array(index.id_map).astype(np.int64)
             vecs = index.index.reconstruct_n(0, n)
             order = np.argsort(faiss_ids)
-            pos = np.searchsorted(faiss_ids[order], ids)
-            if len(ids) != n or not np.array_equal(faiss_ids[order][pos], ids):
-                raise SearchError(
-                    f"the keyword and vector indexes of {self.dd.path} disagree; "
-                    "re-run `python cli.py ingest` on the same folder to rebuild them"
-                )
+            pos = np.minimum(np.searchsorted(faiss_ids[order], ids), n - 1)
+            if not np.array_equal(faiss_ids[order][pos], ids):
+                return None
             matrix = np.ascontiguousarray(vecs[order][pos], dtype=np.float32)
         else:
             matrix = np.zeros((0, 384), dtype=np.float32)
@@ -207,8 +219,7 @@ class Searcher:
         for pid, doc_id in self.dd.store.conn.execute("SELECT id, doc_id FROM passages"):
             if pid in row_of:
                 doc_of[row_of[pid]] = doc_id
-        self._table = _Table(generation, ids, doc_of, matrix, row_of)
-        return self._table
+        return _Table(generation, ids, doc_of, matrix, row_of)
 
     def _allowed(self, t: _Table, filters: Filters | None) -> np.ndarray | None:
         if filters is None or filters.empty:
