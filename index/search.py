@@ -353,7 +353,7 @@ class Searcher:
         started = time.perf_counter()
         t = self._passages()
         if (passage_id is None) == (doc_id is None):
-            raise SearchError("more like this needs a passage or a document, not both")
+            raise SearchError("more like this needs either a passage or a document")
         if passage_id is not None:
             row = t.row_of.get(passage_id)
             if row is None:
