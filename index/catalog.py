@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from index.filters import Filters
-from index.store import DOC_TAG_SHARE, Store
+from index.store import Store
 from nlp.gazetteer import load_gazetteer
 from nlp.glossary import places
 
@@ -41,9 +41,7 @@ class DocumentInfo:
     def matches(self, f: Filters) -> bool:
         if f.doc_ids and self.id not in f.doc_ids:
             return False
-        if f.missions and not {m.lower() for m in f.missions} & {
-            m.lower() for m in self.missions
-        }:
+        if f.missions and not {m.lower() for m in f.missions} & {m.lower() for m in self.missions}:
             return False
         if f.countries and not {c.lower() for c in f.countries} & {
             c.lower() for c in self.countries
@@ -86,15 +84,7 @@ def load_catalog(store: Store) -> dict[int, DocumentInfo]:
         elif label == "GPE" and n >= ORG_MIN_MENTIONS and key.lower() in place_names:
             gpes.setdefault(doc_id, set()).add(place_names[key.lower()])
     sizes = dict(conn.execute("SELECT doc_id, COUNT(*) FROM passages GROUP BY 1").fetchall())
-    tags: dict[int, dict[str, list[str]]] = {}
-    for doc_id, axis, label, n in conn.execute(
-        "SELECT p.doc_id, t.axis, t.label, COUNT(*) FROM passage_tags t"
-        " JOIN passages p ON p.id = t.passage_id GROUP BY 1, 2, 3 ORDER BY 4 DESC"
-    ):
-        if sizes.get(doc_id) and n / sizes[doc_id] >= DOC_TAG_SHARE:
-            tags.setdefault(doc_id, {}).setdefault(axis, []).append(label)
-    for doc_id, axis, labels in conn.execute("SELECT doc_id, axis, labels FROM document_reviews"):
-        tags.setdefault(doc_id, {})[axis] = json.loads(labels)
+    tags = store.all_document_tags()
     out: dict[int, DocumentInfo] = {}
     for row in conn.execute(
         "SELECT id, file_name, source_path, title, symbol, doc_date, doc_type, missions,"

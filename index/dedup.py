@@ -50,8 +50,9 @@ def link_near_duplicates(store: Store, index: object, ids: np.ndarray, vecs: np.
     if not candidates:
         return 0
     wanted = set(candidates) | {o for near in candidates.values() for o in near}
-    texts = {pid: row["text"] for pid, row in store.passages_by_ids(wanted).items()}
-    doc_of = {pid: row["doc_id"] for pid, row in store.passages_by_ids(wanted).items()}
+    rows = store.passages_by_ids(wanted)
+    texts = {pid: row["text"] for pid, row in rows.items()}
+    doc_of = {pid: row["doc_id"] for pid, row in rows.items()}
     links: dict[int, int] = {}
     for pid, near in candidates.items():
         mine = shingles(texts.get(pid, ""))

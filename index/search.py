@@ -20,7 +20,7 @@ no expansion, no boost, and a document ranked by its best passage.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -551,8 +551,6 @@ class Searcher:
 
 
 def _ranked(hits: list[SearchHit]) -> list[SearchHit]:
-    from dataclasses import replace
-
     return [replace(h, rank=i) for i, h in enumerate(hits, start=1)]
 
 

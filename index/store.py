@@ -760,22 +760,34 @@ class Store:
         """A document's tags: a reviewer's correction of the document where there is one, else
         each label carried by at least `min_share` of its passages (chosen on the demo corpus:
         docs/benchmarks.md)."""
-        out: dict[str, list[str]] = {}
-        n = self.conn.execute(
-            "SELECT COUNT(*) FROM passages WHERE doc_id = ?", (doc_id,)
-        ).fetchone()[0]
-        for r in self.conn.execute(
-            "SELECT t.axis, t.label, COUNT(*) FROM passage_tags t JOIN passages p"
-            " ON p.id = t.passage_id WHERE p.doc_id = ? GROUP BY 1, 2 ORDER BY 3 DESC",
-            (doc_id,),
+        return self.all_document_tags(min_share, doc_id=doc_id).get(
+            doc_id, {"a4p": [], "pillars": []}
+        )
+
+    def all_document_tags(
+        self, min_share: float = DOC_TAG_SHARE, *, doc_id: int | None = None
+    ) -> dict[int, dict[str, list[str]]]:
+        """`document_tags` of every document (or of `doc_id` only) in three queries."""
+        where, args = ("WHERE p.doc_id = ?", (doc_id,)) if doc_id is not None else ("", ())
+        sizes = dict(
+            self.conn.execute(
+                f"SELECT p.doc_id, COUNT(*) FROM passages p {where} GROUP BY 1", args
+            ).fetchall()
+        )
+        out: dict[int, dict[str, list[str]]] = {d: {"a4p": [], "pillars": []} for d in sizes}
+        for d, axis, label, n in self.conn.execute(
+            "SELECT p.doc_id, t.axis, t.label, COUNT(*) FROM passage_tags t JOIN passages p"
+            f" ON p.id = t.passage_id {where} GROUP BY 1, 2, 3 ORDER BY 4 DESC",
+            args,
         ):
-            if n and r[2] / n >= min_share:
-                out.setdefault(r[0], []).append(r[1])
-        for r in self.conn.execute(
-            "SELECT axis, labels FROM document_reviews WHERE doc_id = ?", (doc_id,)
+            if n / sizes[d] >= min_share:
+                out[d].setdefault(axis, []).append(label)
+        review_where = "WHERE doc_id = ?" if doc_id is not None else ""
+        for d, axis, labels in self.conn.execute(
+            f"SELECT doc_id, axis, labels FROM document_reviews {review_where}", args
         ):
-            out[r[0]] = json.loads(r[1])
-        return {"a4p": out.get("a4p", []), "pillars": out.get("pillars", [])}
+            out.setdefault(d, {"a4p": [], "pillars": []})[axis] = json.loads(labels)
+        return out
 
     def review_document(
         self, doc_id: int, axis: str, labels: Sequence[str], reviewer: str | None = None

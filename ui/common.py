@@ -258,9 +258,3 @@ def label_name(slug: str) -> str:
         return display_name(slug)
     except StopIteration:
         return slug
-
-
-def filters_from_query_params() -> dict[str, list[str]]:
-    """The search context carried in the URL (query and filters), to link back to it."""
-    keys = ("q", "a4p", "pillars", "missions", "organisations", "countries", "doc_types", "years")
-    return {k: st.query_params.get_all(k) for k in keys if st.query_params.get_all(k)}

@@ -78,6 +78,22 @@ def _year_bounds(library_facets: dict[str, dict[str, int]]) -> tuple[int, int] |
     return (years[0], years[-1]) if len(years) > 1 else None
 
 
+def _filters(
+    values: dict[str, tuple[str, ...]], year_from: int | None, year_to: int | None
+) -> Filters:
+    """Filters from the list widgets' values (keyed as LIST_FACETS) and the year range."""
+    return Filters(
+        a4p=values["a4p"],
+        pillars=values["pillars"],
+        missions=values["missions"],
+        organisations=values["organisations"],
+        countries=values["countries"],
+        doc_types=values["doc_types"],
+        year_from=year_from,
+        year_to=year_to,
+    )
+
+
 def requested_filters(library_facets: dict[str, dict[str, int]]) -> Filters:
     """The filters in force before the widgets are drawn (from the session once a widget was
     used, else from the URL), so the search can run first and the widgets show its counts."""
@@ -97,16 +113,7 @@ def requested_filters(library_facets: dict[str, dict[str, int]]) -> Filters:
                 span = None
         if span is not None and len(span) == 2 and tuple(span) != bounds:
             year_from, year_to = int(span[0]), int(span[1])
-    return Filters(
-        a4p=values["a4p"],
-        pillars=values["pillars"],
-        missions=values["missions"],
-        organisations=values["organisations"],
-        countries=values["countries"],
-        doc_types=values["doc_types"],
-        year_from=year_from,
-        year_to=year_to,
-    )
+    return _filters(values, year_from, year_to)
 
 
 def sidebar_filters(
@@ -141,16 +148,7 @@ def sidebar_filters(
                 year_from, year_to = lo, hi
         if any(values.values()) or year_from is not None:
             st.button("Clear filters", on_click=_clear_filters, icon=":material/filter_alt_off:")
-    return Filters(
-        a4p=values["a4p"],
-        pillars=values["pillars"],
-        missions=values["missions"],
-        organisations=values["organisations"],
-        countries=values["countries"],
-        doc_types=values["doc_types"],
-        year_from=year_from,
-        year_to=year_to,
-    )
+    return _filters(values, year_from, year_to)
 
 
 def no_hits(query: str, filters: Filters) -> None:
