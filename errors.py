@@ -145,6 +145,31 @@ class ReviewConflict(ReviewError):
         self.event_id = event_id
 
 
+class DocumentReviewConflict(ReviewError):
+    """A document's own tags on an axis changed since the reviewer was shown them: nothing was
+    stored. `current` holds the tags now in force per conflicting axis; re-submit with
+    `expected=conflict.current` to overwrite on purpose."""
+
+    def __init__(
+        self,
+        doc_id: int,
+        current: dict[str, list[str]],
+        changed_by: str | None,
+        changed_at: str | None,
+    ) -> None:
+        when = f" at {changed_at}" if changed_at else ""
+        who = f"by {changed_by}{when}" if changed_by else "as its passages were retagged"
+        shown = "; ".join(f"{axis}: {', '.join(x) or 'none'}" for axis, x in current.items())
+        super().__init__(
+            f"the tags of document {doc_id} were changed {who} after they were shown to you "
+            f"(now {shown}); nothing was saved: look again, then save to overwrite"
+        )
+        self.doc_id = doc_id
+        self.current = current
+        self.changed_by = changed_by
+        self.changed_at = changed_at
+
+
 class PackError(LessonsError):
     """A briefing pack operation is not possible as asked."""
 

@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from errors import ReviewConflict, ReviewError
+from errors import DocumentNotFound, DocumentReviewConflict, ReviewConflict, ReviewError
 from index.atomic import write_text_atomic
 from index.store import Store
 from nlp.labels import AXES, all_labels, slugs
@@ -109,6 +109,7 @@ class ReviewEvent:
     predicted: tuple[str, ...] | None  # the model's labels at the time; None when unknown
     title: str | None = None  # of the passage's document, while it is in the library
     page: int | None = None
+    doc_id: int | None = None  # set when a document's own tags were corrected
 
     @property
     def added(self) -> tuple[str, ...]:
@@ -313,6 +314,59 @@ def accept_passage(
     )
 
 
+def review_document(
+    store: Store,
+    doc_id: int,
+    *,
+    a4p: Sequence[str] | None = None,
+    pillars: Sequence[str] | None = None,
+    derive: Sequence[str] = (),
+    reviewer: str,
+    expected: Mapping[str, Sequence[str]],
+    source: str = "app",
+) -> dict[str, list[str]]:
+    """Correct a document's own tags, independently of its passages': the labels given per
+    axis replace the derived ones (an empty list: none applies); axes named in `derive` go back
+    to being derived from the passages. Each change is an event in the audit trail.
+
+    As for passages, `expected` holds the tags the reviewer was shown per changed axis; if the
+    tags in force differ (another reviewer, or retagged passages), nothing is stored and
+    `DocumentReviewConflict` says what they are now. Returns the tags now in force."""
+    wanted = {"a4p": _check_labels("a4p", a4p), "pillars": _check_labels("pillars", pillars)}
+    unknown_axes = [axis for axis in derive if axis not in AXES]
+    if unknown_axes:
+        raise ReviewError(f"unknown axis {unknown_axes[0]!r}; known: {', '.join(AXES)}")
+    both = [axis for axis in derive if wanted[axis] is not None]
+    if both:
+        raise ReviewError(f"give {both[0]} labels or derive them from the passages, not both")
+    axes = [axis for axis in AXES if wanted[axis] is not None or axis in derive]
+    if not axes:
+        raise ReviewError("nothing to save: give the labels of at least one axis")
+    name = (reviewer or "").strip()
+    if not name:
+        raise ReviewError("a review needs the reviewer's name")
+    missing = [axis for axis in axes if axis not in expected]
+    if missing:
+        raise ReviewError(
+            f"say which {' and '.join(missing)} tags were shown (expected=...), so that "
+            "another reviewer's change is never overwritten unseen"
+        )
+    with store.transaction() as c:
+        if c.execute("SELECT 1 FROM documents WHERE id = ?", (doc_id,)).fetchone() is None:
+            raise DocumentNotFound(f"document {doc_id} is no longer in the library")
+        now = store.all_document_tags(doc_id=doc_id).get(doc_id, {"a4p": [], "pillars": []})
+        stale = [axis for axis in axes if not _same(expected[axis], now.get(axis, []))]
+        if stale:
+            own = store.document_reviews(doc_id)
+            who = next((own[axis][1:] for axis in stale if axis in own), (None, None))
+            raise DocumentReviewConflict(doc_id, {axis: now[axis] for axis in stale}, *who)
+        for axis in axes:
+            store.record_document_review(
+                c, doc_id, axis, wanted[axis], reviewer=name, source=source
+            )
+        return store.all_document_tags(doc_id=doc_id)[doc_id]
+
+
 # -- the queue ----------------------------------------------------------------------------------
 def score_unscored(dd: DataDir, tagging: Tagging | None = None) -> int:
     """Keep the model's scores for passages that have none (stores made before scores were
@@ -493,13 +547,15 @@ def list_events(
     reviewer: str | None = None,
     label: str | None = None,
     passage_id: int | None = None,
+    document_id: int | None = None,
     axis: str | None = None,
     limit: int | None = None,
     offset: int = 0,
     newest_first: bool = True,
 ) -> list[ReviewEvent]:
     """Review events, newest first. `label` keeps events where it was shown, saved or
-    predicted; `passage_id` the events of that passage's text (whichever passage held it)."""
+    predicted; `passage_id` the events of that passage's text (whichever passage held it);
+    `document_id` the corrections of that document's own tags."""
     where, args = ["1 = 1"], []  # type: list[str], list[object]
     if reviewer is not None:
         where.append("e.reviewer = ?")
@@ -519,10 +575,14 @@ def list_events(
             "(e.passage_id = ? OR e.text_key = (SELECT text_key FROM passages WHERE id = ?))"
         )
         args += [passage_id, passage_id]
+    if document_id is not None:
+        where.append("e.doc_id = ?")
+        args.append(document_id)
     order = "DESC" if newest_first else "ASC"
     sql = (
         "SELECT e.*, d.title, p.page_start FROM review_events e"
-        " LEFT JOIN passages p ON p.id = e.passage_id LEFT JOIN documents d ON d.id = p.doc_id"
+        " LEFT JOIN passages p ON p.id = e.passage_id"
+        " LEFT JOIN documents d ON d.id = COALESCE(p.doc_id, e.doc_id)"
         f" WHERE {' AND '.join(where)} ORDER BY e.id {order}"
     )
     if limit is not None:
@@ -549,6 +609,7 @@ def _event(r: sqlite3.Row) -> ReviewEvent:
         predicted=_labels(r["predicted"]),
         title=r["title"],
         page=r["page_start"],
+        doc_id=r["doc_id"],
     )
 
 
@@ -684,7 +745,8 @@ def pending_corrections(dd: DataDir) -> int:
     trained_at = str(Tagging(dd).manifest().get("trained_at", ""))
     through = int(dd.store.get_meta(TRAINED_THROUGH_KEY) or 0)
     row = dd.store.conn.execute(
-        "SELECT COUNT(*) FROM review_events WHERE id > ? AND substr(at, 1, 19) >= ?",
+        "SELECT COUNT(*) FROM review_events WHERE id > ? AND substr(at, 1, 19) >= ?"
+        " AND doc_id IS NULL",  # a document's own tags do not train the passage model
         (through, trained_at[:19]),
     ).fetchone()
     return int(row[0])

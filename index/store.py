@@ -138,7 +138,8 @@ CREATE TABLE IF NOT EXISTS review_events (
     predicted TEXT,
     reviewer TEXT,
     source TEXT NOT NULL,
-    at TEXT NOT NULL
+    at TEXT NOT NULL,
+    doc_id INTEGER  -- set on corrections of a document's own tags (text_key 'document:<id>')
 );
 CREATE INDEX IF NOT EXISTS review_events_key ON review_events(text_key, axis);
 CREATE TABLE IF NOT EXISTS packs (
@@ -268,6 +269,10 @@ class Store:
                 c.execute("DROP TRIGGER IF EXISTS passages_ai")
                 c.execute("DROP TRIGGER IF EXISTS passages_ad")
                 c.execute("DROP TABLE IF EXISTS passages_fts")
+        event_cols = {r[1] for r in self.conn.execute("PRAGMA table_info(review_events)")}
+        if "doc_id" not in event_cols:
+            with self.transaction() as c:
+                c.execute("ALTER TABLE review_events ADD COLUMN doc_id INTEGER")
         doc_cols = {r[1] for r in self.conn.execute("PRAGMA table_info(documents)")}
         if "doc_type" not in doc_cols:
             # Older stores: classify from the stored opening passages (a re-ingest, which reads
@@ -790,16 +795,64 @@ class Store:
         return out
 
     def review_document(
-        self, doc_id: int, axis: str, labels: Sequence[str], reviewer: str | None = None
-    ) -> None:
-        """Correct a document's own tags, independently of its passages'."""
+        self, doc_id: int, axis: str, labels: Sequence[str] | None, reviewer: str | None = None
+    ) -> int:
+        """Correct a document's own tags, independently of its passages' (None: drop the
+        correction, so the tags are derived from the passages again), with no check of what
+        the reviewer was shown (`index.reviews.review_document` checks). Returns the event."""
         with self.transaction() as c:
-            c.execute(
-                "INSERT INTO document_reviews(doc_id, axis, labels, reviewer) VALUES (?,?,?,?)"
-                " ON CONFLICT(doc_id, axis) DO UPDATE SET labels=excluded.labels,"
-                " reviewer=excluded.reviewer, at=excluded.at",
-                (doc_id, axis, json.dumps(sorted(labels)), reviewer),
+            return self.record_document_review(
+                c, doc_id, axis, labels, reviewer=reviewer, source="api"
             )
+
+    def record_document_review(
+        self,
+        c: sqlite3.Connection,
+        doc_id: int,
+        axis: str,
+        labels: Sequence[str] | None,
+        *,
+        reviewer: str | None,
+        source: str,
+    ) -> int:
+        """Inside a transaction: set (or, with None, drop) a document's own tags on one axis,
+        and the audit event recording it: before and after as the library shows them."""
+        before = self.all_document_tags(doc_id=doc_id).get(doc_id, {}).get(axis, [])
+        if labels is None:
+            c.execute("DELETE FROM document_reviews WHERE doc_id = ? AND axis = ?", (doc_id, axis))
+        else:
+            c.execute(
+                "INSERT INTO document_reviews(doc_id, axis, labels, reviewer, at)"
+                " VALUES (?,?,?,?,?) ON CONFLICT(doc_id, axis) DO UPDATE SET"
+                " labels=excluded.labels, reviewer=excluded.reviewer, at=excluded.at",
+                (doc_id, axis, json.dumps(sorted(labels)), reviewer, utc_now()),
+            )
+        after = self.all_document_tags(doc_id=doc_id).get(doc_id, {}).get(axis, [])
+        cur = c.execute(
+            "INSERT INTO review_events(passage_id, text_key, axis, before, after, predicted,"
+            " reviewer, source, at, doc_id) VALUES (NULL,?,?,?,?,NULL,?,?,?,?)",
+            (
+                f"document:{doc_id}",
+                axis,
+                json.dumps(sorted(before)),
+                json.dumps(sorted(after)),
+                reviewer,
+                source if labels is not None else f"{source}:derived",
+                utc_now(),
+                doc_id,
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+    def document_reviews(self, doc_id: int) -> dict[str, tuple[list[str], str | None, str]]:
+        """A document's own corrected tags per axis: (labels, reviewer, UTC time)."""
+        return {
+            r[0]: (json.loads(r[1]), r[2], r[3])
+            for r in self.conn.execute(
+                "SELECT axis, labels, reviewer, at FROM document_reviews WHERE doc_id = ?",
+                (doc_id,),
+            )
+        }
 
     # -- near-duplicates ------------------------------------------------------------------
     def link_duplicates(self, links: dict[int, int]) -> int:

@@ -240,6 +240,37 @@ def test_document_page_shows_metadata_passages_and_the_page(
     assert any("not in the library" in w.value for w in at.warning)
 
 
+def test_document_tags_are_corrected_on_the_document_page(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from index.reviews import list_events
+
+    data = copy_library(demo_dir, tmp_path / "data")
+    with DataDir(data) as dd:
+        doc = next(d for d in browse.library(dd.store) if "shirbrig-standby" in d.file_name)
+    at = run_app(data, monkeypatch, "ui/document_page.py", {"doc": str(doc.doc_id)})
+    key = f"doc-tags-a4p-{doc.doc_id}"
+    assert sorted(at.multiselect(key=key).value) == sorted(doc.a4p)
+    wanted = sorted({*doc.a4p, "conduct"})
+    at.multiselect(key=key).set_value(wanted).run()
+    at.button(key=f"doc-tags-save-{doc.doc_id}").click().run()
+    assert any("name" in e.value for e in at.error)  # nobody to record: nothing saved
+    with DataDir(data) as dd:
+        assert dd.store.document_tags(doc.doc_id)["a4p"] == sorted(doc.a4p)
+    at.text_input(key="reviewer").set_value("Amina").run()
+    at.button(key=f"doc-tags-save-{doc.doc_id}").click().run()
+    assert not at.exception
+    with DataDir(data) as dd:
+        assert dd.store.document_tags(doc.doc_id)["a4p"] == wanted
+        events = {e.axis: e for e in list_events(dd.store, document_id=doc.doc_id)}
+    # Saving pins both axes as the reviewer saw them (an unchanged axis, like an accept).
+    assert set(events) == {"a4p", "pillars"}
+    assert events["a4p"].reviewer == "Amina" and list(events["a4p"].after) == wanted
+    assert events["pillars"].after == events["pillars"].before
+    assert any("set by Amina" in c.value for c in at.caption)
+    assert any("ll-chip a4p reviewed" in h for h in html_of(at))
+
+
 # -- library -------------------------------------------------------------------------------------
 def test_library_upload_keeps_files_and_reports_each(
     demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import cli
-from errors import ReviewConflict, ReviewError
+from errors import DocumentNotFound, DocumentReviewConflict, ReviewConflict, ReviewError
 from index.datadir import DataDir
 from index.reviews import (
     ReviewEvent,
@@ -22,6 +22,7 @@ from index.reviews import (
     pending_corrections,
     quality_from_events,
     retrain,
+    review_document,
     review_passage,
     review_queue,
     should_auto_retrain,
@@ -335,3 +336,41 @@ def test_retrain_reports_progress_and_clears_pending_corrections(data: Path) -> 
         assert pending_corrections(dd) == 0
         assert not retrain(dd).retrained  # nothing new to learn
         assert _unscored(dd) == 0
+
+
+def test_document_tags_corrected_with_conflict_check_audit_and_way_back(data: Path) -> None:
+    with DataDir(data) as dd:
+        doc = next(d for d in dd.store.documents() if "shirbrig-standby" in d.file_name)
+        derived = dd.store.document_tags(doc.id)
+        pending = pending_corrections(dd)
+        with pytest.raises(ReviewError, match="unknown a4p"):
+            review_document(dd.store, doc.id, a4p=["peace"], reviewer="amina", expected=derived)
+        with pytest.raises(ReviewError, match="were shown"):
+            review_document(dd.store, doc.id, a4p=["wps"], reviewer="amina", expected={})
+        with pytest.raises(DocumentNotFound):
+            review_document(dd.store, 999_999, a4p=[], reviewer="amina", expected=derived)
+
+        now = review_document(
+            dd.store, doc.id, a4p=["partnerships", "wps"], reviewer="amina", expected=derived
+        )
+        assert now == {"a4p": ["partnerships", "wps"], "pillars": derived["pillars"]}
+        assert dd.store.document_tags(doc.id) == now
+        # A second reviewer who was shown the derived tags is told, and nothing is stored.
+        with pytest.raises(DocumentReviewConflict) as conflict:
+            review_document(dd.store, doc.id, a4p=["politics"], reviewer="ben", expected=derived)
+        assert conflict.value.changed_by == "amina"
+        assert conflict.value.current == {"a4p": ["partnerships", "wps"]}
+        assert dd.store.document_tags(doc.id) == now
+        # The audit trail names the document; a document's tags do not count as passage
+        # corrections for retraining.
+        (event,) = list_events(dd.store, document_id=doc.id)
+        assert (event.before, event.after) == (tuple(derived["a4p"]), ("partnerships", "wps"))
+        assert event.doc_id == doc.id and event.title == doc.title and event.passage_id is None
+        assert pending_corrections(dd) == pending
+        # Back to the passages' verdict, recorded too.
+        back = review_document(dd.store, doc.id, derive=["a4p"], reviewer="amina", expected=now)
+        assert back == derived
+        assert [e.source for e in list_events(dd.store, document_id=doc.id)] == [
+            "app:derived",
+            "app",
+        ]

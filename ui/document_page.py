@@ -12,7 +12,7 @@ from errors import LessonsError
 from index.browse import DocumentDetail, PassageView, document_detail
 from ingest.render import render_page
 from nlp.doctypes import display_doc_type
-from ui import packs_widget
+from ui import document_tags, packs_widget
 from ui.common import (
     PAGE_LIBRARY,
     PAGE_REVIEW,
@@ -160,6 +160,7 @@ def render() -> None:
     try:
         with library.read() as dd:
             detail = document_detail(dd.store, doc_id)
+            own_tags = dd.store.document_reviews(doc_id)
     except LessonsError as exc:
         page_header("Document", "This document cannot be shown.")
         st.warning(str(exc))
@@ -171,8 +172,9 @@ def render() -> None:
     st.html(
         f'<h2 style="margin:.2rem 0 .1rem 0">{esc(s.title)}</h2>'
         + meta_html([s.symbol, nice_date(s.date), ", ".join(s.missions[:5]), s.file_name])
-        + chips_html(s.a4p, s.pillars)
+        + chips_html(s.a4p, s.pillars, reviewed=tuple(own_tags))
     )
+    document_tags.editor(doc_id, {"a4p": list(s.a4p), "pillars": list(s.pillars)}, own_tags)
     by_id = {p.passage_id: p for p in detail.passages}
     wanted = _int_param("passage")
     selected = by_id.get(wanted) if wanted is not None else None

@@ -447,7 +447,8 @@ def audit_tab() -> None:
                 "When (UTC)": e.at.replace("T", " ")[:16],
                 "Reviewer": e.reviewer or "",
                 "Document": e.title or "(removed)",
-                "Page": e.page,
+                # a string column: a document's own tags have no page
+                "Page": "whole document" if e.doc_id is not None else str(e.page or ""),
                 "Axis": AXIS_TITLES.get(e.axis, e.axis),
                 "Before": names(e.before),
                 "After": names(e.after),
