@@ -97,7 +97,7 @@ def extract_pdf(
         sha256=digest,
         size_bytes=size,
         page_count=page_count,
-        title=find_title(kept[0] if kept[0] else first_lines, meta, path.name),
+        title=find_title(kept[0] if kept[0] else first_lines, meta, path.name, first_lines),
         symbol=find_symbol(first_lines, path.name),
         date=find_date(first_lines, meta),
         paragraphs=tuple(paragraphs),

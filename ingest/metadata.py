@@ -99,8 +99,15 @@ def find_date(first_lines: Sequence[Line], pdf_meta: dict[str, str]) -> str | No
     return None
 
 
-def find_title(first_lines: Sequence[Line], pdf_meta: dict[str, str], file_name: str) -> str:
-    """Prefer the report's own title line, then the largest type on page 1, then PDF metadata."""
+def find_title(
+    first_lines: Sequence[Line],
+    pdf_meta: dict[str, str],
+    file_name: str,
+    page_lines: Sequence[Line] | None = None,
+) -> str:
+    """Prefer the report's own title line, then the largest type on page 1, then PDF metadata.
+    `page_lines` are all lines of page 1 before furniture was removed: a title's last line
+    may be only "2020-2021" or "A4P+", which alone looks like masthead furniture."""
     lines = [
         ln
         for ln in first_lines[:40]
@@ -119,7 +126,10 @@ def find_title(first_lines: Sequence[Line], pdf_meta: dict[str, str], file_name:
         biggest = max(ln.height for ln in sized)
         for i, ln in enumerate(lines):
             if ln in sized and ln.height >= biggest - 0.5:
-                title = _continue_title(lines, i, same_size=True)
+                if page_lines is not None and ln in page_lines:
+                    title = _continue_title(page_lines, list(page_lines).index(ln), same_size=True)
+                else:
+                    title = _continue_title(lines, i, same_size=True)
                 if len(title) >= 8:
                     return title
     meta_title = " ".join((pdf_meta.get("Title") or "").split())
@@ -128,10 +138,22 @@ def find_title(first_lines: Sequence[Line], pdf_meta: dict[str, str], file_name:
     return file_name.rsplit(".", 1)[0].replace("_", " ")
 
 
+def _char_width(ln: Line) -> float:
+    return (ln.x1 - ln.x0) / max(len(ln.text), 1)
+
+
 def _continue_title(lines: Sequence[Line], i: int, same_size: bool = False) -> str:
+    """The title line `i` and the lines it wraps onto. With `same_size`, a line continues the
+    title when it is set in the same type: its glyph box has the same height, or (a line
+    without descenders, like "Move to UNSOS", has a shorter box) its characters are nearly as
+    wide; a subtitle in smaller type is not taken."""
     parts = [lines[i].text]
     for prev, ln in pairwise(lines[i : i + 4]):
-        if same_size and abs(ln.height - prev.height) > 0.5:
+        same_type = abs(ln.height - prev.height) <= 0.5 or (
+            _char_width(ln) >= 0.78 * _char_width(lines[i])
+            and ln.top - prev.bottom <= 0.6 * lines[i].height
+        )
+        if same_size and not same_type:
             break
         if not same_size and ln.top - prev.bottom > 1.5 * prev.height:
             break

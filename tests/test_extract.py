@@ -28,6 +28,20 @@ def test_corpus_document_metadata_and_paragraph_numbers(extractor: str) -> None:
     assert numbers == sorted(numbers) and numbers[:2] == [1, 2]
 
 
+def test_titles_are_read_in_full_when_they_wrap(demo_dir: Path) -> None:
+    """A title wraps onto a line without descenders ("Move to UNSOS", a shorter glyph box) or
+    ends in a line that alone looks like masthead furniture ("2020-2021", "A4P+"); the subtitle
+    below it, in smaller type, is not part of it."""
+    from index.datadir import DataDir
+
+    meta = corpus_front_matter()
+    with DataDir(demo_dir) as dd:
+        titles = {d.file_name: d.title for d in dd.store.documents()}
+    wrong = {f: t for f, t in titles.items() if f in meta and t != meta[f]["title"]}
+    assert not wrong
+    assert len(titles) == len(meta) == 40
+
+
 def test_two_column_pages_are_detected_and_read_in_order() -> None:
     docs = two_column_docs()
     assert docs, "the corpus should hold two-column documents"
