@@ -240,17 +240,38 @@ def cmd_tag(args: argparse.Namespace) -> int:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
     from index.datadir import DataDir
     from index.reviews import retrain
     from nlp.training_data import read_jsonl
 
     settings = _settings(args)
     items = read_jsonl(args.labels) if args.labels else []
-    with DataDir(settings.data_dir, write=True) as dd:
-        counts = dd.store.upsert_reviews(
-            items, reviewer=args.reviewer, source=f"cli:{args.labels}" if args.labels else "cli"
-        )
-        report = retrain(dd, threads=settings.torch_threads)
+    # A bar on a terminal only (disable=None): fitting 12 labels takes a while on 2 cores.
+    bar = tqdm(
+        total=100,
+        file=sys.stderr,
+        disable=None,
+        dynamic_ncols=True,
+        bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}",
+    )
+
+    def progress(fraction: float, message: str) -> None:
+        bar.n = round(100 * fraction)
+        bar.set_description_str(message, refresh=False)
+        bar.refresh()
+
+    try:
+        with DataDir(settings.data_dir, write=True) as dd:
+            counts = dd.store.upsert_reviews(
+                items,
+                reviewer=args.reviewer,
+                source=f"cli:{args.labels}" if args.labels else "cli",
+            )
+            report = retrain(dd, threads=settings.torch_threads, progress=progress)
+    finally:
+        bar.close()
     if args.labels:
         print(
             f"reviewed labels from {args.labels}: {counts['added']} added, "

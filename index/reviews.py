@@ -788,7 +788,14 @@ def retrain(
     step(0.0, "Checking what changed since the last model")
     tagging = Tagging(dd, threads=threads)
     step(0.05, "Training the tagger on the reviewed labels")
-    report = tagging.train(force=force, retag=False)
+    report = tagging.train(
+        force=force,
+        retag=False,
+        progress=lambda done, total: step(
+            round(0.05 + 0.55 * done / max(total, 1), 4),
+            f"Fitting the tagger: {done} of {total} labels done",
+        ),
+    )
     if report.retrained:
         step(0.6, "Retagging the library")
         report.passages_retagged = tagging.retag_store(

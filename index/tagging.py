@@ -176,8 +176,14 @@ class Tagging:
         shutil.rmtree(old, ignore_errors=True)
 
     # -- training -------------------------------------------------------------------------
-    def train(self, force: bool = False, retag: bool = True) -> TrainReport:
-        """Retrain when the reviewed labels changed since the last model (or when forced)."""
+    def train(
+        self,
+        force: bool = False,
+        retag: bool = True,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> TrainReport:
+        """Retrain when the reviewed labels changed since the last model (or when forced).
+        `progress(labels done, labels)` while the model is fitted."""
         start = time.perf_counter()
         items, reviewed = self._training_set()
         digest = fingerprint(items)
@@ -208,6 +214,7 @@ class Tagging:
             Y,
             groups=[x.group or "review" for x in items],
             reviewed=[False] * (len(items) - len(reviewed)) + [True] * len(reviewed),
+            progress=progress,
         )
         per_label = Counter(
             lab for x in reviewed for axis in ("a4p", "pillars") for lab in (x.on(axis) or ())

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -173,11 +173,13 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         Y: np.ndarray,
         groups: Sequence[str] | None = None,
         reviewed: Sequence[bool] | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> PassageTagger:
         """`groups` (e.g. the mission or document of each passage) keeps each group within one
         fold when thresholds are chosen, so they are set on text the fold never saw the like
         of, as new missions will be. `reviewed` marks passages labelled by a reviewer (the
-        others are cold-start data): they set the assumed label frequency and weigh more."""
+        others are cold-start data): they set the assumed label frequency and weigh more.
+        `progress(done, total)` is called as each label's models are fitted."""
         Y = np.asarray(Y)
         if not self.labels or Y.ndim != 2 or Y.shape != (len(X), len(self.labels)):
             raise TaggerError("Y must have one column per label and one row per passage")
@@ -208,6 +210,8 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         self.knn_vectors_ = E[rev] if use_knn and E is not None else np.zeros((0, 0), np.float32)
         self.knn_labels_ = Y[rev].astype(np.int8) if use_knn else np.zeros((0, 0), np.int8)
         for j, label in enumerate(self.labels_):
+            if progress is not None:
+                progress(j, len(self.labels_))
             known = Y[:, j] >= 0
             y = Y[known, j].astype(int)
             if y.sum() < MIN_POSITIVES or (len(y) - y.sum()) < MIN_POSITIVES:
@@ -235,6 +239,8 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
             if models[2] is not None:
                 self.embedding_models_[label] = models[2]
         self.n_train_ = len(X)
+        if progress is not None:
+            progress(len(self.labels_), len(self.labels_))
         return self
 
     def _fit_models(self, parts: _Parts, y: np.ndarray, w: np.ndarray) -> tuple[Any, Any, Any]:

@@ -333,6 +333,10 @@ def test_retrain_reports_progress_and_clears_pending_corrections(data: Path) -> 
         fractions = [f for f, _ in steps]
         assert fractions == sorted(fractions) and fractions[-1] == 1.0
         assert any("Retagged" in m for _, m in steps)
+        # The bar moves while the labels are fitted, not only before and after.
+        fitting = [f for f, m in steps if m.startswith("Fitting the tagger")]
+        assert len(fitting) == 13 and steps[-1][1].startswith("Retrained")
+        assert 0.05 <= fitting[0] < fitting[6] < fitting[-1] <= 0.6
         assert pending_corrections(dd) == 0
         assert not retrain(dd).retrained  # nothing new to learn
         assert _unscored(dd) == 0
