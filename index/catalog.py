@@ -33,10 +33,14 @@ class DocumentInfo:
     missions: tuple[str, ...]
     countries: tuple[str, ...]
     organisations: tuple[str, ...]
-    a4p: tuple[str, ...]
+    a4p: tuple[str, ...]  # the document's own tags (derived from its passages, or reviewed)
     pillars: tuple[str, ...]
     passages: int
     page_count: int
+    # Labels carried by at least one of its passages: what a tag filter (which keeps tagged
+    # passages) keeps this document for, so tag facets count these.
+    passage_a4p: tuple[str, ...] = ()
+    passage_pillars: tuple[str, ...] = ()
 
     def matches(self, f: Filters) -> bool:
         if f.doc_ids and self.id not in f.doc_ids:
@@ -52,6 +56,10 @@ class DocumentInfo:
         }:
             return False
         if f.doc_types and self.doc_type not in f.doc_types:
+            return False
+        if f.a4p and not set(f.a4p) & set(self.passage_a4p):
+            return False
+        if f.pillars and not set(f.pillars) & set(self.passage_pillars):
             return False
         if f.year_from is not None or f.year_to is not None:
             if self.year is None:
@@ -85,6 +93,12 @@ def load_catalog(store: Store) -> dict[int, DocumentInfo]:
             gpes.setdefault(doc_id, set()).add(place_names[key.lower()])
     sizes = dict(conn.execute("SELECT doc_id, COUNT(*) FROM passages GROUP BY 1").fetchall())
     tags = store.all_document_tags()
+    passage_labels: dict[tuple[int, str], list[str]] = {}
+    for doc_id, axis, label in conn.execute(
+        "SELECT DISTINCT p.doc_id, t.axis, t.label FROM passage_tags t"
+        " JOIN passages p ON p.id = t.passage_id ORDER BY 1, 2, 3"
+    ):
+        passage_labels.setdefault((doc_id, axis), []).append(label)
     out: dict[int, DocumentInfo] = {}
     for row in conn.execute(
         "SELECT id, file_name, source_path, title, symbol, doc_date, doc_type, missions,"
@@ -116,6 +130,8 @@ def load_catalog(store: Store) -> dict[int, DocumentInfo]:
             pillars=tuple(doc_tags.get("pillars", ())),
             passages=sizes.get(row["id"], 0),
             page_count=row["page_count"],
+            passage_a4p=tuple(passage_labels.get((row["id"], "a4p"), ())),
+            passage_pillars=tuple(passage_labels.get((row["id"], "pillars"), ())),
         )
     return out
 
@@ -148,8 +164,8 @@ def facet_counts(docs: list[DocumentInfo]) -> dict[str, dict[str, int]]:
         for k in ("a4p", "pillars", "missions", "organisations", "countries", "years", "doc_types")
     }
     for d in docs:
-        counters["a4p"].update(d.a4p)
-        counters["pillars"].update(d.pillars)
+        counters["a4p"].update(d.passage_a4p)
+        counters["pillars"].update(d.passage_pillars)
         counters["missions"].update(d.missions)
         counters["organisations"].update(d.organisations)
         counters["countries"].update(d.countries)

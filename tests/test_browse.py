@@ -74,7 +74,7 @@ def test_library_list_agrees_with_search_facets(demo_dir: Path) -> None:
     with DataDir(demo_dir) as dd:
         docs = browse.library(dd.store)
         facets = Searcher(dd).facets()
-    for key, field in (("a4p", "a4p"), ("missions", "missions"), ("doc_types", "doc_type")):
+    for key, field in (("missions", "missions"), ("doc_types", "doc_type")):
         counted: dict[str, int] = {}
         for d in docs:
             values = getattr(d, field)

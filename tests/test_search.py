@@ -124,6 +124,24 @@ def test_facets_count_documents(searcher: Searcher) -> None:
     }
 
 
+def test_tag_facets_count_the_documents_a_tag_filter_keeps(searcher: Searcher) -> None:
+    """A tag filter keeps tagged passages, so a document counts for a tag when one of its
+    passages carries it (its own tags need a third of them); clicking a facet must give the
+    number it showed."""
+    query = "lessons for peace operations"
+    res = searcher.search(query, k=100)
+    assert len(res.facets["a4p"]) >= 4
+    for label, count in res.facets["a4p"].items():
+        kept = searcher.search(query, filters=Filters.parse([f"a4p={label}"]), k=100)
+        assert kept.total_documents == count, label
+    library = searcher.facets()
+    docs = searcher.catalog.documents.values()
+    for label, count in library["pillars"].items():
+        assert count == sum(label in d.passage_pillars for d in docs), label
+    narrowed = searcher.facets(Filters.parse(["pillar=training"]))
+    assert sum(narrowed["doc_types"].values()) == library["pillars"]["training"]
+
+
 def test_passages_mode_and_single_retrievers(searcher: Searcher) -> None:
     for mode in ("hybrid", "bm25", "dense"):
         res = searcher.search("casualty evacuation golden hour", mode=mode, k=5)

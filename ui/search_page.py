@@ -47,6 +47,10 @@ LIST_FACETS: tuple[tuple[str, str, Callable[[str], str]], ...] = (
     ("doc_types", "Document type", display_doc_type),
 )
 PAGE_SIZE = 10
+TAG_FILTER_HELP = (
+    "Keeps the passages carrying any of these tags. The number after each tag counts the "
+    "documents with at least one such passage."
+)
 
 
 def _set_query(text: str) -> None:
@@ -135,7 +139,13 @@ def sidebar_filters(
 
             values[key] = tuple(
                 st.multiselect(
-                    title, options, key=key, format_func=fmt, bind="query-params", placeholder="Any"
+                    title,
+                    options,
+                    key=key,
+                    format_func=fmt,
+                    bind="query-params",
+                    placeholder="Any",
+                    help=TAG_FILTER_HELP if key in ("a4p", "pillars") else None,
                 )
             )
         year_from = year_to = None
