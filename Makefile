@@ -11,9 +11,9 @@ PORT   ?= 8501
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 
-.PHONY: setup chromium demo run test test-all lint bench screenshots clean-data
+.PHONY: setup chromium tesseract demo run test test-all lint bench screenshots clean-data
 
-setup: $(STAMP) chromium
+setup: $(STAMP) chromium tesseract
 
 # The browser tests drive Debian's chromium; install it when missing and we may (root).
 chromium:
@@ -22,6 +22,16 @@ chromium:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	  else \
 	    echo "note: /usr/bin/chromium is missing and we are not root: browser tests will skip"; \
+	  fi; }
+
+# Scanned pages are read by Tesseract (ingest/ocr.py); without it they are reported as scans.
+tesseract:
+	@command -v tesseract >/dev/null && test -n "$$(tesseract --list-langs 2>/dev/null | grep -x eng)" || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      --no-install-recommends tesseract-ocr tesseract-ocr-eng; \
+	  else \
+	    echo "note: tesseract-ocr is missing and we are not root: scanned pages will not be read"; \
 	  fi; }
 
 $(STAMP): requirements.txt requirements-dev.txt

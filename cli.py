@@ -67,6 +67,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     for f in report.files:
         if f.status == "failed":
             print(f"  failed  {f.path}: {f.reason}")
+        elif f.notes:
+            print(f"  note    {f.path}: {'; '.join(f.notes)}")
     return EXIT_OK
 
 

@@ -99,6 +99,10 @@ class DocumentNotFound(LessonsError):
     """A document or passage id is not in the library (never was, or was deleted since)."""
 
 
+class OcrUnavailable(LessonsError):
+    """Scanned pages cannot be read: Tesseract or its English data is not installed."""
+
+
 class PageRenderError(LessonsError):
     """A PDF page cannot be rendered: the file moved, the page does not exist, or it is
     unreadable."""

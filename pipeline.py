@@ -37,10 +37,12 @@ class FileOutcome:
     doc_id: int | None = None
     pages: int = 0
     passages: int = 0
+    notes: tuple[str, ...] = ()  # what a reader should know about a file that was read
 
     def to_json(self) -> dict[str, object]:
         d = asdict(self)
         d.pop("reason_code")
+        d["notes"] = list(self.notes)
         return d
 
 
@@ -162,6 +164,8 @@ def ingest_paths(
             extractor=settings.extractor,
             max_file_mb=settings.max_file_mb,
             max_pages=settings.max_pages,
+            ocr=settings.ocr,
+            ocr_max_pages=settings.ocr_max_pages,
         ) as worker,
     ):
         dd.vector_index()
@@ -285,7 +289,18 @@ def ingest_paths(
                 dd.save_vectors()
                 last_save, dirty = time.monotonic(), False
             report.timings["store"] += time.perf_counter() - t0
-            finish(FileOutcome(str(path), "ok", None, None, doc_id, doc.page_count, len(records)))
+            finish(
+                FileOutcome(
+                    str(path),
+                    "ok",
+                    None,
+                    None,
+                    doc_id,
+                    doc.page_count,
+                    len(records),
+                    doc.warnings,
+                )
+            )
 
         if prune:
             roots = [Path(p).expanduser().resolve() for p in paths]

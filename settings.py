@@ -25,8 +25,17 @@ class Settings:
     )
     max_file_mb: float = _setting(200.0, "Files larger than this many MiB are refused.")
     file_timeout_s: float = _setting(
-        120.0,
-        "Per-file time limit for PDF extraction, in seconds; the file is reported as timed out.",
+        300.0,
+        "Per-file time limit for PDF extraction (OCR included), in seconds; the file is reported "
+        "as timed out.",
+    )
+    ocr: bool = _setting(
+        True,
+        "Read scanned pages (images without a text layer) with Tesseract, when it is installed "
+        "(Debian package tesseract-ocr; `make setup` installs it).",
+    )
+    ocr_max_pages: int = _setting(
+        50, "Scanned pages read by OCR per file, at most (each takes about 2 s on one core)."
     )
     max_pages: int = _setting(
         2000, "Pages beyond this number are not read (the file is still ingested)."

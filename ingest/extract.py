@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
-from errors import DamagedPdf, EmptyFile, FileTooLarge, NoTextLayer
+from errors import DamagedPdf, EmptyFile, FileTooLarge, NoTextLayer, OcrUnavailable
 from ingest.cleanup import build_paragraphs, remove_running_lines, split_front_matter
 from ingest.layout import read_page
 from ingest.metadata import find_date, find_symbol, find_title
+from ingest.ocr import ocr_available, ocr_pages
 from ingest.reader import (
     RawPage,
     check_header,
@@ -33,8 +35,12 @@ def extract_pdf(
     max_file_mb: float = 200.0,
     max_pages: int = 2000,
     sha256: str | None = None,
+    ocr: bool = False,
+    ocr_max_pages: int = 50,
 ) -> ExtractedDocument:
-    """Read a PDF into paragraphs with page numbers; raise an `IngestError` saying why not."""
+    """Read a PDF into paragraphs with page numbers; raise an `IngestError` saying why not.
+    With `ocr`, pages that are images without a text layer are read by Tesseract (at most
+    `ocr_max_pages` per file, about 2 s each), when it is installed."""
     path = Path(path)
     if extractor not in EXTRACTORS:
         raise ValueError(f"unknown extractor {extractor!r}; choose one of {', '.join(EXTRACTORS)}")
@@ -71,6 +77,10 @@ def extract_pdf(
     if page_count > max_pages:
         warnings.append(f"only the first {max_pages} of {page_count} pages were read")
 
+    ocr_done = 0
+    if ocr:
+        raw_pages, ocr_done, ocr_notes = _read_scans(path, password, raw_pages, ocr_max_pages)
+        warnings += ocr_notes
     layouts = []
     for rp in raw_pages:
         lines, columns = read_page(rp.segments, rp.number)
@@ -80,8 +90,15 @@ def extract_pdf(
     words = sum(len(ln.text.split()) for pl in layouts for ln in pl.lines)
     if words < MIN_WORDS_PER_PAGE * len(layouts):
         if any(pl.has_images for pl in layouts):
+            if ocr_done:
+                raise NoTextLayer(
+                    "no text layer: the pages are scanned images and OCR found no text in them"
+                )
+            hint = "" if ocr_available() else " (install tesseract-ocr to read them)"
             raise NoTextLayer(
-                "no text layer: the pages are scanned images (OCR is needed to read them)"
+                f"no text layer: the pages are scanned images, which need OCR{hint}"
+                if ocr
+                else "no text layer: the pages are scanned images (OCR is needed to read them)"
             )
         if words == 0:
             raise EmptyFile("empty: the pages contain no text")
@@ -104,6 +121,43 @@ def extract_pdf(
         page_texts=tuple("\n".join(ln.text for ln in lines) for lines in kept),
         two_column_pages=sum(1 for pl in layouts if pl.columns > 1),
         front_matter=tuple(front_matter),
-        extractor=extractor,
+        extractor=f"{extractor}+ocr" if ocr_done else extractor,
         warnings=tuple(warnings),
+        ocr_pages=ocr_done,
     )
+
+
+def _is_scan(page: RawPage) -> bool:
+    words = sum(len(seg.text.split()) for seg in page.segments)
+    return page.has_images and words < MIN_WORDS_PER_PAGE
+
+
+def _read_scans(
+    path: Path, password: str | None, pages: list[RawPage], limit: int
+) -> tuple[list[RawPage], int, list[str]]:
+    """Pages that are images without text, read by OCR: (the pages, how many were read,
+    notes for the report). Without Tesseract the pages stay as they are."""
+    scans = [p.number for p in pages if _is_scan(p)]
+    if not scans or not ocr_available():
+        return pages, 0, []
+    chosen = scans[:limit]
+    try:
+        lines = ocr_pages(path, chosen, password)
+    except OcrUnavailable as exc:
+        return pages, 0, [f"scanned pages were not read: {exc}"]
+    notes = [
+        f"{len(chosen)} scanned page{'s' * (len(chosen) != 1)} read by OCR (Tesseract): "
+        "expect some misread words"
+    ]
+    if len(scans) > limit:
+        notes.append(f"only the first {limit} of {len(scans)} scanned pages were read by OCR")
+    empty = [n for n in chosen if not lines.get(n)]
+    if empty:
+        notes.append(f"OCR found no text on page{'s' * (len(empty) != 1)} {_page_list(empty)}")
+    out = [replace(p, segments=lines[p.number]) if lines.get(p.number) else p for p in pages]
+    return out, len(chosen), notes
+
+
+def _page_list(numbers: list[int]) -> str:
+    shown = ", ".join(str(n) for n in numbers[:10])
+    return shown + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")

@@ -93,6 +93,7 @@ class ExtractedDocument:
     front_matter: tuple[str, ...] = ()  # title-block fields ("Type: ...", "Date: ...")
     extractor: str = "pdfium"
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    ocr_pages: int = 0  # pages read by OCR (scans without a text layer)
 
     @property
     def file_name(self) -> str:

@@ -56,7 +56,7 @@ def report_rows(report: IngestReport, names: dict[str, str]) -> list[dict[str, A
                 "Result": STATUS_WORDS.get(f.status, f.status),
                 "Pages": f.pages or None,
                 "Passages": f.passages or None,
-                "Details": f.reason or "",
+                "Details": f.reason or "; ".join(f.notes),
             }
         )
     return rows
