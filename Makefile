@@ -63,6 +63,9 @@ bench: setup
 	$(PY) benchmarks/extraction.py
 	$(PY) benchmarks/ingest_realdocs.py
 	$(PY) benchmarks/embed_threads.py
+	$(PY) benchmarks/ocr.py
+	$(PY) benchmarks/search.py
+	$(PY) benchmarks/tagging.py
 
 # Screenshots of every page for the README, taken on a copy of the demo library.
 screenshots: demo
