@@ -271,6 +271,31 @@ def test_document_tags_are_corrected_on_the_document_page(
     assert any("ll-chip a4p reviewed" in h for h in html_of(at))
 
 
+def test_document_tags_changed_meanwhile_are_a_conflict_not_an_overwrite(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from index.reviews import review_document
+
+    data = copy_library(demo_dir, tmp_path / "data")
+    with DataDir(data) as dd:
+        doc = next(d for d in browse.library(dd.store) if "shirbrig-standby" in d.file_name)
+    at = run_app(data, monkeypatch, "ui/document_page.py", {"doc": str(doc.doc_id)})
+    at.text_input(key="reviewer").set_value("Amina").run()
+    at.multiselect(key=f"doc-tags-a4p-{doc.doc_id}").set_value(["conduct"]).run()
+    shown = {"a4p": sorted(doc.a4p), "pillars": sorted(doc.pillars)}
+    with DataDir(data) as dd:  # another reviewer saves first
+        review_document(dd.store, doc.doc_id, a4p=["politics"], reviewer="Ben", expected=shown)
+    at.run()  # any other click redraws the page; the unsaved choice stays based on what it saw
+    at.button(key=f"doc-tags-save-{doc.doc_id}").click().run()
+    assert any("Ben" in w.value and "nothing was saved" in w.value for w in at.warning)
+    with DataDir(data) as dd:
+        assert dd.store.document_tags(doc.doc_id)["a4p"] == ["politics"]
+    at.button(key=f"doc-tags-overwrite-{doc.doc_id}").click().run()
+    assert not at.exception
+    with DataDir(data) as dd:
+        assert dd.store.document_tags(doc.doc_id)["a4p"] == ["conduct"]
+
+
 # -- library -------------------------------------------------------------------------------------
 def test_library_upload_keeps_files_and_reports_each(
     demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

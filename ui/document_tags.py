@@ -80,7 +80,11 @@ def _save(doc_id: int, derive: tuple[str, ...] = (), overwrite: bool = False) ->
 def editor(doc_id: int, tags: dict[str, list[str]], own: dict[str, tuple]) -> None:
     """The expander with the document's tags per axis: who set them, or how they are derived,
     and the fields to change them. `own` is `Store.document_reviews(doc_id)`."""
-    st.session_state.setdefault(SHOWN, {})[doc_id] = {axis: list(tags[axis]) for axis in AXES}
+    shown = st.session_state.setdefault(SHOWN, {})
+    # What the fields started from: kept while they hold the reviewer's unsaved choice, so a
+    # change saved meanwhile by someone else shows up as a conflict instead of being overwritten.
+    if doc_id not in shown or any(_key(axis, doc_id) not in st.session_state for axis in AXES):
+        shown[doc_id] = {axis: list(tags[axis]) for axis in AXES}
     with st.expander("Correct this document's tags", expanded=bool(own)):
         for axis in AXES:
             if axis in own:
