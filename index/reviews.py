@@ -6,7 +6,8 @@ A correction is stored at once, in one transaction: the reviewed labels of the p
 passage holding the same text) and an event in `review_events` recording who saw what, what they
 saved, and what the model predicted. Saving is optimistic: the caller says which labels it
 showed (and the last event it knew of); if another reviewer saved in between, nothing is stored
-and `ReviewConflict` says who changed what, when.
+and `ReviewConflict` says who changed what, when. A document's own tags are corrected the same
+way (`review_document`, `DocumentReviewConflict`), with events of their own in the trail.
 
 Typical use (the Review page):
 
