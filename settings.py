@@ -35,7 +35,7 @@ class Settings:
         "(Debian package tesseract-ocr; `make setup` installs it).",
     )
     ocr_max_pages: int = _setting(
-        50, "Scanned pages read by OCR per file, at most (each takes about 2 s on one core)."
+        50, "Scanned pages read by OCR per file, at most (each takes about 2.5 s on one core)."
     )
     max_pages: int = _setting(
         2000, "Pages beyond this number are not read (the file is still ingested)."

@@ -40,7 +40,7 @@ def extract_pdf(
 ) -> ExtractedDocument:
     """Read a PDF into paragraphs with page numbers; raise an `IngestError` saying why not.
     With `ocr`, pages that are images without a text layer are read by Tesseract (at most
-    `ocr_max_pages` per file, about 2 s each), when it is installed."""
+    `ocr_max_pages` per file, about 2.5 s each), when it is installed."""
     path = Path(path)
     if extractor not in EXTRACTORS:
         raise ValueError(f"unknown extractor {extractor!r}; choose one of {', '.join(EXTRACTORS)}")
