@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
+import signal
 import subprocess
 import sys
 import time
@@ -76,6 +77,8 @@ class ExtractionWorker:
             stdout=subprocess.PIPE,
             cwd=root,
             env=env,
+            # Its own process group, so a kill also stops what it started (a Tesseract run).
+            start_new_session=True,
         )
         assert self._proc.stdin is not None and self._proc.stdout is not None
         self._send = Connection(os.dup(self._proc.stdin.fileno()), readable=False)
@@ -88,7 +91,10 @@ class ExtractionWorker:
 
     def _kill(self) -> None:
         if self._proc is not None:
-            self._proc.kill()
+            try:
+                os.killpg(self._proc.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                self._proc.kill()
             self._proc.wait(5)
         for conn in (self._send, self._conn):
             if conn is not None:
