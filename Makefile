@@ -59,7 +59,7 @@ lint: setup
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-bench: setup
+bench: setup demo
 	$(PY) benchmarks/extraction.py
 	$(PY) benchmarks/ingest_realdocs.py
 	$(PY) benchmarks/embed_threads.py
