@@ -120,6 +120,23 @@ class ReviewError(LessonsError):
     """A review cannot be saved as asked: unknown passage, axis or label, no reviewer name."""
 
 
+def _conflict_message(
+    subject: str,
+    current: dict[str, list[str]],
+    changed_by: str | None,
+    changed_at: str | None,
+    no_reviewer: str,
+) -> str:
+    """What a reviewer whose save was refused reads: who changed what, when, and what now."""
+    when = f" at {changed_at}" if changed_at else ""
+    who = f"by {changed_by}{when}" if changed_by else no_reviewer
+    shown = "; ".join(f"{axis}: {', '.join(x) or 'none'}" for axis, x in current.items())
+    return (
+        f"{subject} were changed {who} after they were shown to you (now {shown}); nothing "
+        "was saved: look again, then save to overwrite"
+    )
+
+
 class ReviewConflict(ReviewError):
     """The labels of an axis changed since the reviewer was shown them: nothing was stored.
 
@@ -135,12 +152,14 @@ class ReviewConflict(ReviewError):
         changed_at: str | None,
         event_id: int,
     ) -> None:
-        when = f" at {changed_at}" if changed_at else ""
-        who = f"by {changed_by}{when}" if changed_by else "by the retrained tagger"
-        shown = "; ".join(f"{axis}: {', '.join(x) or 'none'}" for axis, x in current.items())
         super().__init__(
-            f"the labels of passage {passage_id} were changed {who} after they were shown to "
-            f"you (now {shown}); nothing was saved: look again, then save to overwrite"
+            _conflict_message(
+                f"the labels of passage {passage_id}",
+                current,
+                changed_by,
+                changed_at,
+                "by the retrained tagger",
+            )
         )
         self.passage_id = passage_id
         self.current = current
@@ -161,12 +180,14 @@ class DocumentReviewConflict(ReviewError):
         changed_by: str | None,
         changed_at: str | None,
     ) -> None:
-        when = f" at {changed_at}" if changed_at else ""
-        who = f"by {changed_by}{when}" if changed_by else "as its passages were retagged"
-        shown = "; ".join(f"{axis}: {', '.join(x) or 'none'}" for axis, x in current.items())
         super().__init__(
-            f"the tags of document {doc_id} were changed {who} after they were shown to you "
-            f"(now {shown}); nothing was saved: look again, then save to overwrite"
+            _conflict_message(
+                f"the tags of document {doc_id}",
+                current,
+                changed_by,
+                changed_at,
+                "as its passages were retagged",
+            )
         )
         self.doc_id = doc_id
         self.current = current

@@ -203,6 +203,24 @@ def _check_labels(axis: str, labels: Sequence[str] | None) -> list[str] | None:
     return sorted(set(labels))
 
 
+def _check_request(
+    axes: Sequence[str], reviewer: str, expected: Mapping[str, Sequence[str]], what: str
+) -> str:
+    """The checks every save makes before touching the store; returns the reviewer's name."""
+    if not axes:
+        raise ReviewError("nothing to save: give the labels of at least one axis")
+    name = (reviewer or "").strip()
+    if not name:
+        raise ReviewError("a review needs the reviewer's name")
+    missing = [axis for axis in axes if axis not in expected]
+    if missing:
+        raise ReviewError(
+            f"say which {' and '.join(missing)} {what} were shown (expected=...), so that "
+            "another reviewer's change is never overwritten unseen"
+        )
+    return name
+
+
 # -- saving a review ----------------------------------------------------------------------------
 def review_passage(
     store: Store,
@@ -226,17 +244,7 @@ def review_passage(
     with `expected=conflict.current, seen_event=conflict.event_id` overwrites on purpose."""
     wanted = {"a4p": _check_labels("a4p", a4p), "pillars": _check_labels("pillars", pillars)}
     axes = [axis for axis in AXES if wanted[axis] is not None]
-    if not axes:
-        raise ReviewError("nothing to save: give the labels of at least one axis")
-    name = (reviewer or "").strip()
-    if not name:
-        raise ReviewError("a review needs the reviewer's name")
-    missing = [axis for axis in axes if axis not in expected]
-    if missing:
-        raise ReviewError(
-            f"say which {' and '.join(missing)} labels were shown (expected=...), so that "
-            "another reviewer's change is never overwritten unseen"
-        )
+    name = _check_request(axes, reviewer, expected, "labels")
     with store.transaction() as c:
         row = c.execute(
             "SELECT p.text, p.text_key, d.missions, d.file_name FROM passages p"
@@ -341,17 +349,7 @@ def review_document(
     if both:
         raise ReviewError(f"give {both[0]} labels or derive them from the passages, not both")
     axes = [axis for axis in AXES if wanted[axis] is not None or axis in derive]
-    if not axes:
-        raise ReviewError("nothing to save: give the labels of at least one axis")
-    name = (reviewer or "").strip()
-    if not name:
-        raise ReviewError("a review needs the reviewer's name")
-    missing = [axis for axis in axes if axis not in expected]
-    if missing:
-        raise ReviewError(
-            f"say which {' and '.join(missing)} tags were shown (expected=...), so that "
-            "another reviewer's change is never overwritten unseen"
-        )
+    name = _check_request(axes, reviewer, expected, "tags")
     with store.transaction() as c:
         if c.execute("SELECT 1 FROM documents WHERE id = ?", (doc_id,)).fetchone() is None:
             raise DocumentNotFound(f"document {doc_id} is no longer in the library")
