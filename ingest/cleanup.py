@@ -163,13 +163,15 @@ class _ParagraphBuilder:
 
     def flush(self) -> None:
         text = " ".join(self.text.replace(SOFT_HYPHEN, "-").split())
-        if text:
+        # A line of punctuation alone (a stray dash or quote) is layout debris, not a paragraph.
+        if any(c.isalnum() for c in text):
             kind = "body"
             if (
                 self.lines == 1
                 and self.number is None
                 and len(text.split()) <= 14
                 and not TERMINAL_RE.search(text)
+                and LETTERS_RE.search(text)  # "I" or "a" alone is no section title
             ):
                 kind = "heading"
             self.paragraphs.append(

@@ -17,6 +17,8 @@ from ingest.records import Line, Segment
 MIN_GUTTER = 6.0
 MIN_LINES_PER_COLUMN = 5
 MAX_CROSSING_SHARE = 0.5
+# Punctuation that follows a word without a space.
+CLOSING = frozenset("’”),.;:!?%")
 
 
 def merge_words(words: Sequence[Segment]) -> list[Segment]:
@@ -130,20 +132,22 @@ def build_lines(segments: Iterable[Segment], page: int, column: int = 0) -> list
     col_x1 = max(s.x1 for s in segs)
     groups: list[list[Segment]] = []
     for s in segs:
-        if groups:
-            g = groups[-1]
-            ref = g[0]
-            if abs(ref.mid_y - s.mid_y) <= 0.5 * max(min(ref.height, s.height), 1.0):
-                g.append(s)
-                continue
+        if groups and _on_line(max(groups[-1], key=lambda t: t.height), s):
+            groups[-1].append(s)
+            continue
         groups.append([s])
     lines: list[Line] = []
     for g in groups:
         g.sort(key=lambda s: s.x0)
+        # The line's tallest run sets the word-gap scale: a hyphen's, apostrophe's or "s"'s glyph
+        # box is a fraction of the type size, and its own height would see a space in "people's".
+        size = max(max(s.height for s in g), 1.0)
         text = g[0].text
         for prev, cur in pairwise(g):
             spaced = prev.text[-1:].isspace() or cur.text[:1].isspace()
-            if not spaced and cur.x0 - prev.x1 > 0.25 * max(cur.height, 1.0):
+            # Closing punctuation has a wide side bearing, so its ink starts far from the word.
+            gap = 0.5 if cur.text[:1] in CLOSING else 0.25
+            if not spaced and cur.x0 - prev.x1 > gap * size:
                 text += " "
             text += cur.text
         text = " ".join(text.split())
@@ -163,6 +167,16 @@ def build_lines(segments: Iterable[Segment], page: int, column: int = 0) -> list
             )
         )
     return lines
+
+
+def _on_line(ref: Segment, s: Segment) -> bool:
+    """Whether `s` sits on the line whose tallest run is `ref`. Some PDFs give punctuation its own
+    glyph-sized box (a hyphen 0.8 pt high at x-height, an apostrophe at cap height): its middle
+    is off the line's middle by more than its own height, yet the box lies inside the line."""
+    if abs(ref.mid_y - s.mid_y) <= 0.5 * max(min(ref.height, s.height), 1.0):
+        return True
+    overlap = min(ref.bottom, s.bottom) - max(ref.top, s.top)
+    return overlap > 0 and overlap >= 0.5 * min(ref.height, s.height)
 
 
 def read_page(segments: Sequence[Segment], page: int) -> tuple[list[Line], int]:

@@ -105,3 +105,16 @@ def test_worker_reports_a_timeout_and_keeps_working(sample_pdfs: dict[str, Path]
 def test_too_large_files_are_refused(sample_pdfs: dict[str, Path]) -> None:
     with pytest.raises(Exception, match="too large"):
         extract_pdf(sample_pdfs["good"], max_file_mb=0.0001)
+
+
+def test_a_report_with_punctuation_in_separate_boxes_reads_as_whole_paragraphs(
+    shared: Path,
+) -> None:
+    # This report's PDF boxes each hyphen and apostrophe on its own; they used to fall on
+    # lines of their own, cutting paragraphs mid-sentence and losing paragraph numbers.
+    doc = extract_pdf(shared / "realdocs" / "reports" / "MINUJUSTH_S_2018_1059.pdf")
+    numbers = [p.number for p in doc.paragraphs if p.number is not None and p.page <= 4]
+    assert numbers == list(range(1, 22))
+    seventh = next(p.text for p in doc.paragraphs if p.number == 7)
+    assert "people\u2019s demands by asking that the Prime Minister provide" in seventh
+    assert all(any(c.isalnum() for c in p.text) for p in doc.paragraphs)

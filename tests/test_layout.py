@@ -52,6 +52,40 @@ def test_runs_split_mid_word_are_rejoined_without_space() -> None:
     assert lines[0].text == "peacekeeping works"
 
 
+def test_punctuation_in_glyph_sized_boxes_stays_on_its_line() -> None:
+    # Geometry as one UN report gives it: the hyphen is a box 0.8 pt high at x-height, the
+    # apostrophe 2.6 pt high at cap height, the "s" after it 4.8 pt; the line's words 9.2 pt.
+    segs = [
+        Segment(123.5, 435.7, 130.4, 442.5, "7. "),
+        Segment(147.3, 435.4, 325.7, 444.5, "President responded to the people"),
+        Segment(327.7, 435.5, 329.2, 438.2, "\u2019"),
+        Segment(330.9, 437.7, 334.0, 442.5, "s"),
+        Segment(336.5, 435.4, 380.0, 444.5, "demands in Cap"),
+        Segment(381.2, 439.7, 383.7, 440.5, "-"),
+        Segment(384.6, 435.4, 487.5, 444.5, "Ha\u00eftien and"),
+        Segment(123.5, 447.4, 487.1, 456.5, "the next line of the paragraph"),
+    ]
+    lines, _ = read_page(segs, 1)
+    assert [ln.text for ln in lines] == [
+        "7. President responded to the people\u2019s demands in Cap-Ha\u00eftien and",
+        "the next line of the paragraph",
+    ]
+
+
+def test_stray_punctuation_lines_are_neither_headings_nor_paragraphs() -> None:
+    lines = [
+        Line("Political developments", 1, 60, 100, 200, 110),
+        Line("-", 1, 300, 120, 302, 121),
+        Line("1. The reporting period was calm and the talks went on.", 1, 60, 140, 540, 150),
+        Line("I", 1, 60, 180, 64, 190),
+        Line("2. Elections were held on time.", 1, 60, 220, 540, 230),
+    ]
+    paragraphs = build_paragraphs([lines])
+    assert [p.text for p in paragraphs if p.kind == "heading"] == ["Political developments"]
+    assert all(any(c.isalnum() for c in p.text) for p in paragraphs)
+    assert [p.number for p in paragraphs if p.kind == "body"] == [1, None, 2]
+
+
 def test_hyphenated_words_are_rejoined_but_compounds_kept() -> None:
     assert join_lines("the peace-", "keeping mission") == "the peacekeeping mission"
     assert join_lines("the Franco-", "German brigade") == "the Franco-German brigade"
