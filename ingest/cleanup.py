@@ -44,6 +44,9 @@ _BOILERPLATE = [
 BOILERPLATE_RE = re.compile(r"^\s*(?:" + "|".join(_BOILERPLATE) + r")\s*$", re.IGNORECASE)
 NUMBERED_RE = re.compile(r"^(\d{1,3})\.\s+(?=\S)")
 TERMINAL_RE = re.compile(r"[.!?:;][\"'”’)\]]*$")
+# The start of a section title: "IV. ", "B. ", "Annex II".
+SECTION_RE = re.compile(r"^(?:[IVXL]{1,6}\.|[A-H]\.|Annex\b|Appendix\b|Chapter\b|Part\b)\s*\S")
+MIN_TEXT_COLUMN = 150.0  # points: narrower blocks hold labels and fields, not running text
 BULLET_RE = re.compile(r"^([•●▪■◦\-–*]|\(?[a-z]\)|\(?[ivx]{1,4}\))\s")
 
 
@@ -226,7 +229,13 @@ def _starts_paragraph(
     prev: Line, ln: Line, pitch: float | None, builder: _ParagraphBuilder
 ) -> bool:
     prev_ends = bool(TERMINAL_RE.search(prev.text))
-    if builder.plausible_number(ln.text) and (prev_ends or not prev.text[-1:].isalpha()):
+    prev_col = prev.col_x1 - prev.col_x0
+    # A line that runs to the edge of a real text column (not a one-line block such as a
+    # masthead field, where every line is "full") and stops on a word is mid-sentence.
+    prev_full = prev_col >= MIN_TEXT_COLUMN and prev.x1 >= prev.col_x1 - 0.15 * prev_col
+    if builder.plausible_number(ln.text) and (
+        prev_ends or not prev.text[-1:].isalpha() or not prev_full
+    ):
         return True
     if BULLET_RE.match(ln.text) and prev_ends:
         return True
@@ -239,10 +248,14 @@ def _starts_paragraph(
         ln.col_x1,
     )
     if not same_flow:
-        # A paragraph carries over a column or page break unless the last line closed a sentence.
-        return prev_ends or (
-            ln.text[:1].isupper() and prev.text[-1:] not in {",", "-", SOFT_HYPHEN}
-        )
+        # A paragraph carries over a column or page break unless the last line closed a sentence
+        # or a capital starts something new; but a full line ending in a word runs on even
+        # before a capital ("... the Permanent" / "Council to undertake").
+        if prev_ends or SECTION_RE.match(ln.text):
+            return True
+        if prev_full and prev.text[-1:].isalpha():
+            return False
+        return ln.text[:1].isupper() and prev.text[-1:] not in {",", "-", SOFT_HYPHEN}
     gap = ln.top - prev.top
     if gap < 0:
         return True

@@ -132,3 +132,40 @@ def test_paragraph_numbers_are_kept_and_paragraphs_cross_pages() -> None:
     assert paras[1].text.startswith("The mission deployed")
     assert paras[1].text.endswith("sought refuge at the base.")
     assert paras[1].page_at(len(paras[1].text) - 3) == 2
+
+
+def test_a_sentence_cut_by_a_page_break_is_one_paragraph_even_before_a_capital() -> None:
+    def line(text: str, page: int, top: float, x1: float = 540) -> Line:
+        return Line(text, page, 60, top, x1, top + 10, 0, 60, 540)
+
+    page1 = [line("16. The General Assembly of the organization instructed its Permanent", 1, 100)]
+    page2 = [
+        line("Council to undertake the review, which it completed in May.", 2, 100, 400),
+        line("17. The second paragraph ends the body of the report.", 2, 120, 400),
+        line("Annex II", 2, 150, 110),
+    ]
+    # Heading at the foot of a page, numbered paragraph at the head of the next.
+    page3 = [line("18. During the period, advisers worked with every station.", 3, 100, 400)]
+    foot = [
+        line("16. The mission kept its patrols in every region and its bases", 1, 100),
+        line("open through the rainy season.", 1, 114, 300),
+        line("Advising", 1, 140, 110),
+    ]
+    paragraphs = build_paragraphs([page1, page2[:2]])
+    assert [(p.number, p.text) for p in paragraphs] == [
+        (
+            16,
+            "The General Assembly of the organization instructed its Permanent Council to "
+            "undertake the review, which it completed in May.",
+        ),
+        (17, "The second paragraph ends the body of the report."),
+    ]
+    full_before_annex = [line("Total resources for the period under the programme", 2, 400)]
+    paragraphs = build_paragraphs([full_before_annex, page2[2:]])
+    assert [p.text for p in paragraphs] == [full_before_annex[0].text, "Annex II"]
+    paragraphs = build_paragraphs([foot, page3])
+    assert [(p.kind, p.number) for p in paragraphs] == [
+        ("body", 16),
+        ("heading", None),
+        ("body", 18),
+    ]
