@@ -46,6 +46,7 @@ NUMBERED_RE = re.compile(r"^(\d{1,3})\.\s+(?=\S)")
 TERMINAL_RE = re.compile(r"[.!?:;][\"'”’)\]]*$")
 # The start of a section title: "IV. ", "B. ", "Annex II".
 SECTION_RE = re.compile(r"^(?:[IVXL]{1,6}\.|[A-H]\.|Annex\b|Appendix\b|Chapter\b|Part\b)\s*\S")
+SECTION_TITLE_RE = re.compile(r"^(?:[IVXL]{1,6}|[A-H])\.\s+[A-Z]")
 MIN_TEXT_COLUMN = 150.0  # points: narrower blocks hold labels and fields, not running text
 BULLET_RE = re.compile(r"^([•●▪■◦\-–*]|\(?[a-z]\)|\(?[ivx]{1,4}\))\s")
 
@@ -169,12 +170,16 @@ class _ParagraphBuilder:
         # A line of punctuation alone (a stray dash or quote) is layout debris, not a paragraph.
         if any(c.isalnum() for c in text):
             kind = "body"
+            words = len(text.split())
             if (
-                self.lines == 1
-                and self.number is None
-                and len(text.split()) <= 14
+                self.number is None
                 and not TERMINAL_RE.search(text)
                 and LETTERS_RE.search(text)  # "I" or "a" alone is no section title
+                and (
+                    (self.lines == 1 and words <= 14)
+                    # "VII. Update and activities on humanitarian and development needs" wraps
+                    or (self.lines <= 3 and words <= 20 and SECTION_TITLE_RE.match(text))
+                )
             ):
                 kind = "heading"
             self.paragraphs.append(

@@ -169,3 +169,16 @@ def test_a_sentence_cut_by_a_page_break_is_one_paragraph_even_before_a_capital()
         ("heading", None),
         ("body", 18),
     ]
+
+
+def test_a_section_title_that_wraps_is_still_a_heading() -> None:
+    def line(text: str, top: float, x1: float) -> Line:
+        return Line(text, 1, 60, top, x1, top + 10, 0, 60, 540)
+
+    lines = [
+        line("VII. Update and activities on humanitarian and development needs in the", 100, 530),
+        line("south-east", 114, 130),
+        line("31. Relief convoys reached every commune in the department.", 142, 500),
+    ]
+    paragraphs = build_paragraphs([lines])
+    assert [(p.kind, p.number) for p in paragraphs] == [("heading", None), ("body", 31)]
