@@ -6,7 +6,12 @@ Run: python benchmarks/extraction.py [--sample 40] [--runs 3]
 - fidelity: word-sequence similarity (difflib ratio over lower-cased words) of the GeoTopo book
   against its reference text, for our pipeline with each extractor and for pdfplumber's default
   extract_text() as the baseline;
-- reading order on two-column UNMIBH reports: share of numbered paragraphs in ascending order.
+- reading order on two-column UNMIBH reports: share of numbered paragraphs in ascending order;
+- paragraph structure over every realdocs PDF with a text layer (`--structure` runs only this):
+  paragraphs, UN paragraph numbers found and in sequence (n followed by n + 1), headings with no
+  word of three letters (a stray dash or quote taken for a title), punctuation-only paragraphs,
+  and paragraphs cut at a page break mid-sentence (a body paragraph that does not end a sentence,
+  followed on another page by an unnumbered one).
 """
 
 from __future__ import annotations
@@ -66,13 +71,61 @@ def ordered_share(path: Path, extractor: str) -> float:
     return sum(1 for a, b in itertools.pairwise(nums) if b > a) / (len(nums) - 1)
 
 
+SENTENCE_END_RE = re.compile(r"[.!?:;][\"'”’)\]]*$")
+LETTERS_RE = re.compile(r"[^\W\d_]{3,}")
+
+
+def structure(files: list[Path]) -> dict[str, int]:
+    """Counts over the paragraphs our pipeline rebuilds from each file (pdfium)."""
+    totals = dict.fromkeys(
+        ("files", "paragraphs", "numbered", "in_sequence", "headings", "junk_headings"), 0
+    ) | {"punctuation_only": 0, "page_break_cuts": 0, "titles_secretary_general": 0}
+    for f in files:
+        try:
+            doc = extract_pdf(f)
+        except IngestError:
+            continue
+        paras = doc.paragraphs
+        nums = [p.number for p in paras if p.number is not None]
+        totals["files"] += 1
+        totals["paragraphs"] += len(paras)
+        totals["numbered"] += len(nums)
+        totals["in_sequence"] += sum(1 for a, b in itertools.pairwise(nums) if b == a + 1)
+        totals["headings"] += sum(p.kind == "heading" for p in paras)
+        totals["junk_headings"] += sum(
+            p.kind == "heading" and not LETTERS_RE.search(p.text) for p in paras
+        )
+        totals["punctuation_only"] += sum(not any(c.isalnum() for c in p.text) for p in paras)
+        totals["page_break_cuts"] += sum(
+            1
+            for a, b in itertools.pairwise(paras)
+            if a.kind == b.kind == "body"
+            and b.number is None
+            and b.page != a.page_end
+            and not SENTENCE_END_RE.search(a.text)
+        )
+        totals["titles_secretary_general"] += "Secretary-General" in doc.title
+    return totals
+
+
+def print_structure() -> None:
+    files = sorted((SHARED / "realdocs").rglob("*.pdf"))
+    print(f"## Paragraph structure ({len(files)} realdocs PDFs; scans without text skipped)\n")
+    for key, value in structure(files).items():
+        print(f"- {key.replace('_', ' ')}: {value:,}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--sample", type=int, default=40)
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--structure", action="store_true", help="only the paragraph-structure counts")
     args = ap.parse_args()
     if not SHARED.is_dir():
         sys.exit("../shared is not present")
+    if args.structure:
+        print_structure()
+        return
     files = sorted((SHARED / "realdocs").rglob("*.pdf"))
     random.Random(7).shuffle(files)
     files = files[: args.sample]
@@ -110,6 +163,8 @@ def main() -> None:
             f"- {e}: {statistics.mean(shares):.3f} over {len(shares)} reports "
             f"({two_col} two-column pages detected)"
         )
+    print()
+    print_structure()
 
 
 if __name__ == "__main__":
