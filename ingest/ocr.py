@@ -11,6 +11,7 @@ smudges, signatures) are dropped.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ OCR_DPI = 300  # the resolution Tesseract's documentation recommends
 MIN_CONFIDENCE = 20.0  # words below this are mostly noise from stamps and scan edges
 PAGE_TIMEOUT_S = 90.0
 LANGUAGE = "eng"
+_ROMAN_LIKE_RE = re.compile(r"^[IVXl1|]{1,5}\.$")
 
 
 def tesseract_path() -> str | None:
@@ -87,6 +89,15 @@ def _recognise(exe: str, image: object, scale: float) -> list[Segment]:
     return parse_tsv(run.stdout.decode("utf-8", "replace"), scale)
 
 
+def fix_section_number(word: str) -> str:
+    """A section number as Tesseract misreads it ("Il." for "II.", "lV." for "IV.", "I1." for
+    "II."), set right; a paragraph number such as "11." is left alone."""
+    if not _ROMAN_LIKE_RE.match(word):
+        return word
+    misread = any(c in word for c in "l|") or ("1" in word and any(c in word for c in "IVX"))
+    return re.sub(r"[l1|]", "I", word) if misread else word
+
+
 def parse_tsv(tsv: str, scale: float) -> list[Segment]:
     """Tesseract's word rows grouped into its lines, scaled from pixels to points."""
     lines: dict[tuple[str, str, str], list[tuple[float, float, float, float, str]]] = {}
@@ -108,6 +119,8 @@ def parse_tsv(tsv: str, scale: float) -> list[Segment]:
     segments = []
     for words in lines.values():
         words.sort()
+        left, top, right, bottom, first = words[0]
+        words[0] = (left, top, right, bottom, fix_section_number(first))
         segments.append(
             Segment(
                 min(w[0] for w in words) / scale,

@@ -118,9 +118,22 @@ def test_tesseract_words_become_lines_in_points_without_low_confidence_noise() -
         "5\t1\t1\t1\t1\t3\t440\t100\t60\t40\t3.0\t~~",
         "5\t1\t1\t1\t2\t1\t100\t160\t100\t40\t90.0\tmonitors",
         "4\t1\t1\t1\t2\t0\t100\t160\t100\t40\t-1\t",
+        # Section numbers misread with a lower-case l or a one; a paragraph number stays.
+        "5\t1\t1\t1\t3\t1\t100\t220\t30\t40\t91.0\tIl.",
+        "5\t1\t1\t1\t3\t2\t140\t220\t200\t40\t91.0\tACTIVITIES",
+        "5\t1\t1\t1\t4\t1\t100\t280\t30\t40\t91.0\tlV.",
+        "5\t1\t1\t1\t4\t2\t140\t280\t200\t40\t91.0\tOBSERVATIONS",
+        "5\t1\t1\t1\t5\t1\t100\t340\t30\t40\t91.0\t11.",
+        "5\t1\t1\t1\t5\t2\t140\t340\t200\t40\t91.0\tPatrols",
     ]
     lines = parse_tsv("\n".join([header, *rows]), scale=2.0)
-    assert [s.text for s in lines] == ["International Police", "monitors"]
+    assert [s.text for s in lines] == [
+        "International Police",
+        "monitors",
+        "II. ACTIVITIES",
+        "IV. OBSERVATIONS",
+        "11. Patrols",
+    ]
     first = lines[0]
     assert (first.x0, first.top, first.x1, first.bottom) == (50.0, 50.0, 210.0, 72.0)
 
