@@ -12,12 +12,26 @@ import re
 import statistics
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import replace
 from itertools import pairwise
 
 from ingest.records import Line, PageLayout, Paragraph
 
 MARGIN_SHARE = 0.12  # top and bottom share of the page where running lines live
 SMALL_TYPE = 0.85  # margin lines below this share of the body's type size are page furniture
+BREAK_HYPHEN = "\x03"  # a line-end hyphen not yet settled (not whitespace to str.split)
+# Parts that English joins with a hyphen ("self-", "-related", "sixty-"): a sign that a
+# document's line-end hyphens are compounds' own, not syllable breaks.
+_PREFIX_WORDS = """anti counter cross ex multi non post pre self semi socio well follow long short
+high low mid full large small medium decision gender community country conflict government troop
+police cost time fact co trans re inter"""
+_SUFFIX_WORDS = """related based led owned wide specific level term making sensitive responsive
+affected oriented sharing driven up"""
+HYPHEN_PREFIXES = frozenset(_PREFIX_WORDS.split())
+HYPHEN_SUFFIXES = frozenset(_SUFFIX_WORDS.split())
+TENS = frozenset(("twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"))
+_WORD_RE = re.compile(r"[^\W_]+(?:[-\x03][^\W_]+)*")
+_BREAK_RE = re.compile(r"([^\W_]+(?:-[^\W_]+)*)\x03([^\W_]+(?:-[^\W_]+)*)")
 SOFT_HYPHEN = "\x02"  # pdfium marks a hyphen it believes is a line-break hyphen with this
 
 _BOILERPLATE = [
@@ -143,15 +157,71 @@ def remove_running_lines(pages: Sequence[PageLayout]) -> list[list[Line]]:
 
 
 def join_lines(prev: str, nxt: str) -> str:
-    """Append a line to text, rejoining a word hyphenated across the line break."""
+    """Append a line to text, rejoining a word hyphenated across the line break. Before a
+    lower-case letter the hyphen may be a syllable break ('peace-' + 'keeping') or the
+    compound's own ('counter-' + 'terrorism'): it becomes BREAK_HYPHEN, which
+    `resolve_break_hyphens` settles once the whole document is read."""
     if not prev:
         return nxt
     if prev.endswith(SOFT_HYPHEN):
         prev = prev[:-1] + "-"
     if prev.endswith("-") and len(prev) > 1 and prev[-2].isalpha() and nxt[:1].isalpha():
-        # 'peace-' + 'keeping' -> 'peacekeeping'; keep it before a capital ('Franco-German').
-        return prev[:-1] + nxt if nxt[:1].islower() else prev + nxt
+        # Before a capital the hyphen is the compound's own ('Franco-German').
+        return prev[:-1] + BREAK_HYPHEN + nxt if nxt[:1].islower() else prev + nxt
     return prev + " " + nxt
+
+
+def resolve_break_hyphens(paragraphs: Sequence[Paragraph]) -> list[Paragraph]:
+    """Settle each hyphen at a line end. The document's own spelling decides when it has one
+    ("counter-terrorism" or "counterterrorism" written elsewhere on one line). Otherwise the
+    document's habit does: UN documents are set without syllable breaks, so nearly every hyphen
+    at a line end is a compound's ("money-" + "laundering"), while LaTeX papers and many briefs
+    break words ("organi-" + "zation"). The share of breaks that look like compounds (both
+    halves are words of the document, or parts English hyphenates) tells one from the other;
+    two pseudo-compounds lean a document with few breaks towards keeping its hyphens."""
+    found = [m for p in paragraphs for m in _BREAK_RE.finditer(p.text)]
+    if not found:
+        return list(paragraphs)
+    spelled = Counter(
+        w.lower() for p in paragraphs for w in _WORD_RE.findall(p.text) if BREAK_HYPHEN not in w
+    )
+
+    def evidence(a: str, b: str) -> int:
+        return spelled[f"{a}-{b}".lower()] - spelled[f"{a}{b}".lower()]
+
+    def compound_like(a: str, b: str) -> bool:
+        first, second = a.lower().rsplit("-", 1)[-1], b.lower().split("-", 1)[0]
+        words = spelled[first] > 0 and spelled[second] > 0
+        return evidence(a, b) > 0 or words or _keeps_hyphen(first, second)
+
+    looks = sum(compound_like(m.group(1), m.group(2)) for m in found)
+    keep_unsure = (looks + 2) / (len(found) + 3) >= 0.4
+
+    out = []
+    for p in paragraphs:
+        if BREAK_HYPHEN not in p.text:
+            out.append(p)
+            continue
+        text, breaks, removed = p.text, list(p.page_breaks), 0
+        pieces, last = [], 0
+        for m in _BREAK_RE.finditer(text):
+            a, b = m.group(1), m.group(2)
+            votes = evidence(a, b)
+            hyphen = votes > 0 or (votes == 0 and keep_unsure)
+            pieces += [text[last : m.start()], f"{a}-{b}" if hyphen else a + b]
+            last = m.end()
+            if not hyphen:  # one character fewer: later page-break offsets move back
+                at = m.start(2) - 1 - removed
+                breaks = [(o - 1 if o > at else o, page) for o, page in breaks]
+                removed += 1
+        pieces.append(text[last:])
+        new_text = "".join(pieces).replace(BREAK_HYPHEN, "-")
+        out.append(replace(p, text=new_text, page_breaks=tuple(breaks)))
+    return out
+
+
+def _keeps_hyphen(first: str, second: str) -> bool:
+    return first in HYPHEN_PREFIXES or second in HYPHEN_SUFFIXES or first in TENS
 
 
 class _ParagraphBuilder:
@@ -227,7 +297,7 @@ def build_paragraphs(pages_lines: Sequence[Sequence[Line]]) -> list[Paragraph]:
             builder.add(ln, prev is None or _starts_paragraph(prev, ln, pitch, builder))
             prev = ln
     builder.flush()
-    return builder.paragraphs
+    return resolve_break_hyphens(builder.paragraphs)
 
 
 def _starts_paragraph(

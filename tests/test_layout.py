@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from ingest.cleanup import build_paragraphs, join_lines, remove_running_lines
+from ingest.cleanup import (
+    build_paragraphs,
+    join_lines,
+    remove_running_lines,
+    resolve_break_hyphens,
+)
 from ingest.layout import find_gutter, read_page
-from ingest.records import Line, PageLayout, Segment
+from ingest.records import Line, PageLayout, Paragraph, Segment
 
 
 def column_page(left: list[str], right: list[str], title: str | None = None) -> list[Segment]:
@@ -87,9 +92,34 @@ def test_stray_punctuation_lines_are_neither_headings_nor_paragraphs() -> None:
 
 
 def test_hyphenated_words_are_rejoined_but_compounds_kept() -> None:
-    assert join_lines("the peace-", "keeping mission") == "the peacekeeping mission"
     assert join_lines("the Franco-", "German brigade") == "the Franco-German brigade"
-    assert join_lines("rapid de\x02", "ployment") == "rapid deployment"
+    # Before a lower-case letter the hyphen is settled once the whole document is read.
+    assert join_lines("the peace-", "keeping mission") == "the peace\x03keeping mission"
+    assert join_lines("rapid de\x02", "ployment") == "rapid de\x03ployment"
+
+
+def test_a_line_end_hyphen_follows_the_document_spelling_then_its_habit() -> None:
+    def para(text: str, breaks: tuple[tuple[int, int], ...] = ()) -> Paragraph:
+        return Paragraph(text, 1, 2 if breaks else 1, None, "body", breaks)
+
+    # A UN report: set without syllable breaks, so its line-end hyphens are compounds' own...
+    report = resolve_break_hyphens(
+        [
+            para("Money\x03laundering and so\x03called self\x03determination cases."),
+            para("Peace\x03keeping budgets; peacekeeping is spelled whole here."),
+            para("Cases of money laundering were called to the court."),
+        ]
+    )
+    assert [p.text for p in report[:2]] == [
+        "Money-laundering and so-called self-determination cases.",
+        "Peacekeeping budgets; peacekeeping is spelled whole here.",
+    ]
+    # ... while a paper that breaks words by syllable has its words made whole, and the page
+    # break offset moves back with the removed hyphen.
+    text = "The organi\x03zation of the de\x03ployment was an exam\x03ple of bud\x03get work."
+    paper = resolve_break_hyphens([para(text, ((60, 2),))])
+    assert paper[0].text == "The organization of the deployment was an example of budget work."
+    assert paper[0].page_breaks == ((56, 2),)  # four hyphens before it removed
 
 
 def make_page(number: int, body: list[str], header: str, footer: str) -> PageLayout:
