@@ -258,7 +258,8 @@ class _ParagraphBuilder:
         self.text, self.number, self.lines, self.breaks = "", None, 0, []
 
     def add(self, line: Line, new_paragraph: bool) -> None:
-        text = line.text
+        # A broken font map can put the control character we use as a marker in the text.
+        text = line.text.replace(BREAK_HYPHEN, "")
         if new_paragraph:
             self.flush()
         if not self.text:
