@@ -121,9 +121,12 @@ def mission_of(qid: str, qrels: dict[str, dict[str, int]]) -> str:
 
 
 def synthetic(source: Path, target: Path, copies: int) -> Path:
-    """A data folder with every realdocs document stored `copies` times."""
+    """A data folder with every realdocs document stored `copies` times (kept between runs,
+    rebuilt when the source's passages changed in number)."""
     if (target / "manifest.json").exists():
-        return target
+        with DataDir(source) as src, DataDir(target) as old:
+            if old.store.counts()["passages"] == copies * src.store.counts()["passages"]:
+                return target
     shutil.rmtree(target, ignore_errors=True)
     with DataDir(source) as src, DataDir(target, write=True) as dst:
         docs = src.store.documents()
