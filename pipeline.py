@@ -19,7 +19,7 @@ import numpy as np
 from errors import IngestError
 from index.datadir import DataDir
 from index.dedup import link_near_duplicates, scan_all
-from index.store import PassageRecord
+from index.store import PassageRecord, Replaced
 from index.tagging import Tagging
 from ingest import ExtractedDocument, ExtractionWorker, discover_pdfs, sha256_file
 from nlp.doctypes import classify_doc_type
@@ -260,7 +260,7 @@ def ingest_paths(
             for k, v in timings.items():
                 report.timings[k] += v
             t0 = time.perf_counter()
-            doc_id, new_ids, removed = store.replace_document(
+            stored = store.replace_document(
                 source_path=str(path),
                 file_name=path.name,
                 sha256=sha,
@@ -280,8 +280,8 @@ def ingest_paths(
                 ),
             )
             vecs = np.vstack([r.embedding for r in records]) if records else None
-            added = (np.asarray(new_ids, dtype=np.int64), vecs) if vecs is not None else None
-            dd.apply(added, removed)
+            added = (np.asarray(stored.new_ids, dtype=np.int64), vecs) if vecs is not None else None
+            dd.apply(added, stored.removed)
             if added is not None:
                 link_near_duplicates(store, dd.vector_index(), *added)
             dirty = True
@@ -295,10 +295,10 @@ def ingest_paths(
                     "ok",
                     None,
                     None,
-                    doc_id,
+                    stored.doc_id,
                     doc.page_count,
                     len(records),
-                    doc.warnings,
+                    (*doc.warnings, *_review_notes(stored)),
                 )
             )
 
@@ -318,3 +318,19 @@ def ingest_paths(
             scan_all(store, dd.vector_index())
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _review_notes(stored: Replaced) -> list[str]:
+    """What re-reading a document did to its reviewed passages, said rather than silent."""
+    notes = []
+    if n := stored.reviews_carried:
+        notes.append(
+            f"{n} reviewed passage{' was' if n == 1 else 's were'} read differently this time; "
+            "the reviewed labels now apply to the new text (carried over, in the audit trail)"
+        )
+    if n := stored.reviews_unmatched:
+        notes.append(
+            f"{n} reviewed passage{' no longer matches' if n == 1 else 's no longer match'} any "
+            "passage of this document; the labels stay in the training set and the audit trail"
+        )
+    return notes

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -189,6 +190,24 @@ class DocumentRow:
     page_count: int
     missions: tuple[str, ...]
     doc_type: str | None = None
+
+
+@dataclass(frozen=True)
+class Replaced:
+    """What `Store.replace_document` did."""
+
+    doc_id: int
+    new_ids: list[int]
+    removed: list[int]
+    reviews_carried: int = 0  # reviewed texts changed by the new reading, labels handed on
+    reviews_unmatched: int = 0  # reviewed texts with no close enough new passage
+
+
+# A reviewed passage's labels go to a re-read passage sharing this share of its words (of the
+# longer of the two): a rejoined hyphen or a stray dash changes a word or two, a merged
+# fragment doubles the text.
+CARRY_SIMILARITY = 0.8
+CARRIED_SOURCE = "carried over: text changed on re-reading"
 
 
 @dataclass(frozen=True)
@@ -378,40 +397,62 @@ class Store:
         two_column_pages: int,
         passages: Sequence[PassageRecord],
         doc_type: str | None = None,
-    ) -> tuple[int, list[int], list[int]]:
+    ) -> Replaced:
         """Insert a document (replacing any earlier version at the same path) with all its
-        passages in one transaction. Returns (doc id, new passage ids, removed passage ids)."""
+        passages in one transaction.
+
+        A document read again keeps its id, so what hangs on it (a reviewer's correction of its
+        tags, their history, links to its page) stays with it. Reviewed passages whose text the
+        new reading changed (an extraction fix rejoins a word or a paragraph) hand their labels
+        to the new passage that holds nearly the same words; the others are counted, and their
+        labels stay in the training set and the audit trail."""
+        fields = (
+            file_name,
+            sha256,
+            size_bytes,
+            title,
+            symbol,
+            doc_date,
+            page_count,
+            json.dumps(list(missions)),
+            extractor,
+            two_column_pages,
+            doc_type,
+        )
+        columns = (
+            "file_name, sha256, size_bytes, title, symbol, doc_date, page_count, missions,"
+            " extractor, two_column_pages, doc_type"
+        )
         with self.transaction() as c:
             old = c.execute(
                 "SELECT id FROM documents WHERE source_path = ?", (source_path,)
             ).fetchone()
             removed: list[int] = []
+            reviewed_before: list[sqlite3.Row] = []
             if old is not None:
+                doc_id = int(old[0])
                 removed = [
-                    r[0] for r in c.execute("SELECT id FROM passages WHERE doc_id = ?", (old[0],))
+                    r[0] for r in c.execute("SELECT id FROM passages WHERE doc_id = ?", (doc_id,))
                 ]
-                c.execute("DELETE FROM passages WHERE doc_id = ?", (old[0],))
-                c.execute("DELETE FROM documents WHERE id = ?", (old[0],))
-            cur = c.execute(
-                "INSERT INTO documents(source_path, file_name, sha256, size_bytes, title, symbol,"
-                " doc_date, page_count, missions, extractor, two_column_pages, doc_type)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    source_path,
-                    file_name,
-                    sha256,
-                    size_bytes,
-                    title,
-                    symbol,
-                    doc_date,
-                    page_count,
-                    json.dumps(list(missions)),
-                    extractor,
-                    two_column_pages,
-                    doc_type,
-                ),
-            )
-            doc_id = int(cur.lastrowid or 0)
+                reviewed_before = c.execute(
+                    "SELECT DISTINCT p.text, p.text_key FROM passages p JOIN reviewed_labels r"
+                    " ON r.text_key = p.text_key WHERE p.doc_id = ?",
+                    (doc_id,),
+                ).fetchall()
+                c.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
+                assignments = ", ".join(f"{col.strip()} = ?" for col in columns.split(","))
+                c.execute(
+                    f"UPDATE documents SET {assignments},"
+                    " ingested_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
+                    (*fields, doc_id),
+                )
+            else:
+                marks = ",".join("?" * (len(fields) + 1))
+                cur = c.execute(
+                    f"INSERT INTO documents(source_path, {columns}) VALUES ({marks})",
+                    (source_path, *fields),
+                )
+                doc_id = int(cur.lastrowid or 0)
             new_ids: list[int] = []
             for p in passages:
                 vec = np.ascontiguousarray(p.embedding, dtype=np.float32)
@@ -444,9 +485,63 @@ class Store:
                     [(pid, *t) for t in p.tags],
                 )
                 self._write_scores(c, pid, p.scores)
+            carried, unmatched = self._carry_reviews(c, reviewed_before, new_ids)
             self._log(c, source_path, sha256, "ok", None, None, doc_id)
             self._bump()
-        return doc_id, new_ids, removed
+        return Replaced(doc_id, new_ids, removed, carried, unmatched)
+
+    def _carry_reviews(
+        self, c: sqlite3.Connection, reviewed: Sequence[sqlite3.Row], new_ids: Sequence[int]
+    ) -> tuple[int, int]:
+        """Inside replace_document: give each reviewed text that the new reading no longer holds
+        to the new passage with nearly the same words. Returns (carried, unmatched)."""
+        if not reviewed or not new_ids:
+            return 0, len(reviewed)
+        marks = ",".join("?" * len(new_ids))
+        new = c.execute(
+            f"SELECT id, text, text_key FROM passages WHERE id IN ({marks})", tuple(new_ids)
+        ).fetchall()
+        new_keys = {r["text_key"] for r in new}
+        bags = [(r, Counter(r["text"].lower().split())) for r in new]
+        carried = unmatched = 0
+        for old in reviewed:
+            if old["text_key"] in new_keys:
+                continue  # the same text is still there: its review still applies
+            words = Counter(old["text"].lower().split())
+            best, best_sim = None, 0.0
+            for row, bag in bags:
+                shared = sum((words & bag).values())
+                sim = shared / max(sum(words.values()), sum(bag.values()), 1)
+                if sim > best_sim:
+                    best, best_sim = row, sim
+            if best is None or best_sim < CARRY_SIMILARITY:
+                unmatched += 1
+                continue
+            carried += 1
+            for axis, labels, reviewer, grp in c.execute(
+                "SELECT axis, labels, reviewer, grp FROM reviewed_labels WHERE text_key = ?",
+                (old["text_key"],),
+            ).fetchall():
+                taken = c.execute(
+                    "SELECT 1 FROM reviewed_labels WHERE text_key = ? AND axis = ?",
+                    (best["text_key"], axis),
+                ).fetchone()
+                if taken:
+                    continue  # the new text has its own review on this axis
+                self.record_review(
+                    c,
+                    key=best["text_key"],
+                    axis=axis,
+                    labels=json.loads(labels),
+                    text=best["text"],
+                    reviewer=reviewer,
+                    source=CARRIED_SOURCE,
+                    group=grp,
+                    passage_id=int(best["id"]),
+                    before=self.passage_axis_tags(c, int(best["id"]), axis),
+                    predicted=self.predicted_labels(c, int(best["id"]), axis),
+                )
+        return carried, unmatched
 
     def move_document(self, doc_id: int, new_path: str) -> None:
         """A file moved or renamed with the same bytes keeps its passages and reviews."""

@@ -350,6 +350,42 @@ def test_library_delete_asks_then_removes(
     assert victim.doc_id not in {d.doc_id for d in left} and len(left) == len(docs) - 1
 
 
+def test_library_re_read_keeps_the_reviews_and_says_so(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from index.reviews import review_passage
+    from nlp.training_data import text_key
+
+    data = copy_library(demo_dir, tmp_path / "data")
+    with DataDir(data) as dd:
+        docs = browse.library(dd.store)
+        doc = docs[1]
+        pid, text = dd.store.conn.execute(
+            "SELECT id, text FROM passages WHERE doc_id = ? ORDER BY seq", (doc.doc_id,)
+        ).fetchone()
+        # As an older reader might have left it: a stray dash inside the passage.
+        old = text.replace(" ", " - ", 1)
+        dd.store.conn.execute(
+            "UPDATE passages SET text = ?, text_key = ? WHERE id = ?", (old, text_key(old), pid)
+        )
+        dd.store.conn.commit()
+        shown = {"a4p": dd.store.tags_for([pid])[pid].get("a4p", []), "pillars": []}
+        review_passage(dd.store, pid, a4p=["conduct"], reviewer="Amina", expected=shown)
+    at = run_app(data, monkeypatch, "ui/library_page.py")
+    at.session_state["library-table-0"] = {"selection": {"rows": [1], "columns": []}}
+    at.run()
+    at.button(key="reread-doc").click().run()
+    assert not at.exception
+    said = " ".join(s.value for s in at.success)
+    assert "Re-read" in said and "1 reviewed passage was read differently" in said
+    with DataDir(data) as dd:
+        new_id = dd.store.conn.execute(
+            "SELECT id FROM passages WHERE text_key = ?", (text_key(text),)
+        ).fetchone()[0]
+        assert dd.store.tags_for([new_id])[new_id]["a4p"] == ["conduct"]
+        assert doc.doc_id in {d.doc_id for d in browse.library(dd.store)}
+
+
 # -- dashboard -----------------------------------------------------------------------------------
 def test_dashboard_shows_counts_and_charts(demo_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     at = run_app(demo_dir, monkeypatch, "ui/dashboard_page.py")

@@ -183,3 +183,58 @@ def test_data_folder_errors_are_clear(tmp_path: Path) -> None:
     (folder / MANIFEST_NAME).write_text(json.dumps({"format_version": FORMAT_VERSION + 1}))
     with pytest.raises(DataDirError, match="newer version"):
         DataDir(folder)
+
+
+def test_reading_a_document_again_keeps_its_reviews(tmp_path: Path) -> None:
+    from index.reviews import review_document, review_passage
+    from index.store import CARRIED_SOURCE
+    from nlp.training_data import text_key
+
+    src = tmp_path / "a"
+    src.mkdir()
+    shutil.copy(corpus_file("shirbrig"), src / "brief.pdf")
+    settings = Settings.from_env(data_dir=tmp_path / "data")
+    doc_id = ingest_paths([src], settings).files[0].doc_id
+    assert doc_id is not None
+    with DataDir(settings.data_dir) as dd:
+        store = dd.store
+        rows = store.conn.execute(
+            "SELECT id, text FROM passages WHERE doc_id = ? ORDER BY seq", (doc_id,)
+        ).fetchall()
+        # As an older extractor might have read them: one passage with a word broken apart,
+        # another nothing like any passage of the new reading.
+        (near_id, near_text), (far_id, _) = (rows[0][0], rows[0][1]), (rows[1][0], rows[1][1])
+        words = near_text.split()
+        words[3] = words[3][:2] + "- " + words[3][2:]
+        old_near = " ".join(words)
+        old_far = "Text from a page the old reader got wrong, which no new passage resembles."
+        for pid, text in ((near_id, old_near), (far_id, old_far)):
+            store.conn.execute(
+                "UPDATE passages SET text = ?, text_key = ? WHERE id = ?",
+                (text, text_key(text), pid),
+            )
+        store.conn.commit()
+        for pid in (near_id, far_id):
+            shown = {"a4p": store.tags_for([pid])[pid].get("a4p", []), "pillars": []}
+            review_passage(store, pid, a4p=["conduct"], reviewer="Amina", expected=shown)
+        shown_doc = store.all_document_tags(doc_id=doc_id)[doc_id]
+        review_document(store, doc_id, a4p=["partnerships"], reviewer="Amina", expected=shown_doc)
+
+    again = ingest_paths([src], settings, force=True).files[0]
+    assert again.status == "ok" and again.doc_id == doc_id  # same document, same id
+    assert any("1 reviewed passage was read differently" in n for n in again.notes)
+    assert any("1 reviewed passage no longer matches" in n for n in again.notes)
+    with DataDir(settings.data_dir) as dd:
+        store = dd.store
+        assert store.all_document_tags(doc_id=doc_id)[doc_id]["a4p"] == ["partnerships"]
+        new_id = store.conn.execute(
+            "SELECT id FROM passages WHERE text_key = ?", (text_key(near_text),)
+        ).fetchone()[0]
+        assert store.tags_for([new_id])[new_id]["a4p"] == ["conduct"]
+        carried = store.conn.execute(
+            "SELECT reviewer, after FROM review_events WHERE source = ? AND passage_id = ?",
+            (CARRIED_SOURCE, new_id),
+        ).fetchall()
+        assert [tuple(r) for r in carried] == [("Amina", '["conduct"]')]
+        # The unmatched review is not dropped: it still trains the tagger.
+        assert old_far in {item.text for item in store.reviewed_items()}

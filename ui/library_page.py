@@ -204,7 +204,8 @@ def reingest(doc: DocumentSummary) -> None:
             return
     outcome = report.files[0] if report.files else None
     if outcome and outcome.status == "ok":
-        _flash(f"Re-read “{md_escape(doc.title)}”: {outcome.passages} passages.")
+        said = "".join(f" {md_escape(n)}." for n in outcome.notes)
+        _flash(f"Re-read “{md_escape(doc.title)}”: {outcome.passages} passages.{said}")
     else:
         reason = outcome.reason if outcome else "nothing was read"
         _flash(
@@ -249,6 +250,7 @@ def documents_section(docs: list[DocumentSummary]) -> None:
     )
     if cols[1].button(
         "Re-read",
+        key="reread-doc",
         icon=":material/refresh:",
         help="Read the PDF again (after a tool upgrade, or to refresh its tags).",
     ):
