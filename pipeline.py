@@ -21,7 +21,13 @@ from index.datadir import DataDir
 from index.dedup import link_near_duplicates, scan_all
 from index.store import PassageRecord, Replaced
 from index.tagging import Tagging
-from ingest import ExtractedDocument, ExtractionWorker, discover_pdfs, sha256_file
+from ingest import (
+    EXTRACTION_VERSION,
+    ExtractedDocument,
+    ExtractionWorker,
+    discover_pdfs,
+    sha256_file,
+)
 from nlp.doctypes import classify_doc_type
 from settings import Settings
 
@@ -151,7 +157,8 @@ def ingest_paths(
 ) -> IngestReport:
     """Ingest files and folders into `settings.data_dir`. Never raises for a bad file: each
     gets an outcome. Raises `DataDirError` when the data folder itself is unusable.
-    `force` re-reads files even when unchanged (re-ingest after an extractor upgrade)."""
+    `force` re-reads files even when unchanged. Unchanged files that an older version of the
+    extraction read (`EXTRACTION_VERSION`) are read again anyway, with a note saying so."""
     started = time.perf_counter()
     files, _missing = discover_pdfs(paths)
     report = IngestReport()
@@ -181,6 +188,7 @@ def ingest_paths(
 
         # Decide, cheaply, what needs extracting.
         todo: list[tuple[Path, str]] = []
+        reread: set[Path] = set()  # unchanged files read by an older version of the extractor
         for path in files:
             t0 = time.perf_counter()
             try:
@@ -194,7 +202,8 @@ def ingest_paths(
                 continue
             report.timings["hash"] += time.perf_counter() - t0
             known = store.document_by_path(str(path))
-            if known is not None and known.sha256 == sha and not force:
+            stale = known is not None and known.extraction_version < EXTRACTION_VERSION
+            if known is not None and known.sha256 == sha and not force and not stale:
                 finish(
                     FileOutcome(
                         str(path),
@@ -233,6 +242,8 @@ def ingest_paths(
                         )
                     )
                 continue
+            if stale and known is not None and known.sha256 == sha and not force:
+                reread.add(path)
             todo.append((path, sha))
 
         if todo:
@@ -273,6 +284,7 @@ def ingest_paths(
                 extractor=doc.extractor,
                 two_column_pages=doc.two_column_pages,
                 passages=records,
+                extraction_version=EXTRACTION_VERSION,
                 doc_type=classify_doc_type(
                     doc.title,
                     doc.symbol,
@@ -298,7 +310,11 @@ def ingest_paths(
                     stored.doc_id,
                     doc.page_count,
                     len(records),
-                    (*doc.warnings, *_review_notes(stored)),
+                    (
+                        *([REREAD_NOTE] if path in reread else []),
+                        *doc.warnings,
+                        *_review_notes(stored),
+                    ),
                 )
             )
 
@@ -318,6 +334,9 @@ def ingest_paths(
             scan_all(store, dd.vector_index())
     report.seconds = time.perf_counter() - started
     return report
+
+
+REREAD_NOTE = "read again: text extraction has improved since this file was last read"
 
 
 def _review_notes(stored: Replaced) -> list[str]:

@@ -49,6 +49,7 @@ CREATE TABLE IF NOT EXISTS documents (
     extractor TEXT NOT NULL,
     two_column_pages INTEGER NOT NULL DEFAULT 0,
     doc_type TEXT,
+    extraction_version INTEGER NOT NULL DEFAULT 1,
     ingested_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
 );
 CREATE INDEX IF NOT EXISTS documents_sha ON documents(sha256);
@@ -190,6 +191,7 @@ class DocumentRow:
     page_count: int
     missions: tuple[str, ...]
     doc_type: str | None = None
+    extraction_version: int = 1  # ingest's EXTRACTION_VERSION when the file was read
 
 
 @dataclass(frozen=True)
@@ -310,6 +312,12 @@ class Store:
                         "UPDATE documents SET doc_type = ? WHERE id = ?",
                         (classify_doc_type(row[1], row[2], opening), row[0]),
                     )
+        if "extraction_version" not in doc_cols:
+            # Documents read before versions were kept count as version 1.
+            with self.transaction() as c:
+                c.execute(
+                    "ALTER TABLE documents ADD COLUMN extraction_version INTEGER NOT NULL DEFAULT 1"
+                )
         stored = self.get_meta("schema_version")
         if stored is not None and int(stored) < SCHEMA_VERSION:
             with self.transaction() as c:
@@ -397,6 +405,7 @@ class Store:
         two_column_pages: int,
         passages: Sequence[PassageRecord],
         doc_type: str | None = None,
+        extraction_version: int = 1,
     ) -> Replaced:
         """Insert a document (replacing any earlier version at the same path) with all its
         passages in one transaction.
@@ -418,10 +427,11 @@ class Store:
             extractor,
             two_column_pages,
             doc_type,
+            extraction_version,
         )
         columns = (
             "file_name, sha256, size_bytes, title, symbol, doc_date, page_count, missions,"
-            " extractor, two_column_pages, doc_type"
+            " extractor, two_column_pages, doc_type, extraction_version"
         )
         with self.transaction() as c:
             old = c.execute(
@@ -1023,4 +1033,5 @@ def _doc(row: sqlite3.Row) -> DocumentRow:
         page_count=row["page_count"],
         missions=tuple(json.loads(row["missions"] or "[]")),
         doc_type=row["doc_type"],
+        extraction_version=row["extraction_version"],
     )

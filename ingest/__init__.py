@@ -1,12 +1,13 @@
 """Read PDFs: the only package that opens PDF files. It returns plain frozen records."""
 
 from ingest.discover import discover_pdfs
-from ingest.extract import EXTRACTORS, extract_pdf
+from ingest.extract import EXTRACTION_VERSION, EXTRACTORS, extract_pdf
 from ingest.reader import sha256_file
 from ingest.records import ExtractedDocument, Line, Paragraph, Segment
 from ingest.worker import ExtractionWorker
 
 __all__ = [
+    "EXTRACTION_VERSION",
     "EXTRACTORS",
     "ExtractedDocument",
     "ExtractionWorker",

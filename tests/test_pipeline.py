@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -238,3 +239,21 @@ def test_reading_a_document_again_keeps_its_reviews(tmp_path: Path) -> None:
         assert [tuple(r) for r in carried] == [("Amina", '["conduct"]')]
         # The unmatched review is not dropped: it still trains the tagger.
         assert old_far in {item.text for item in store.reviewed_items()}
+
+
+def test_files_read_by_an_older_extraction_are_read_again_once(tmp_path: Path) -> None:
+    from pipeline import REREAD_NOTE
+
+    src = tmp_path / "a"
+    src.mkdir()
+    shutil.copy(corpus_file("shirbrig"), src / "brief.pdf")
+    settings = Settings.from_env(data_dir=tmp_path / "data")
+    first = ingest_paths([src], settings).files[0]
+    # A library from before extraction versions were kept: opening it adds the column, and
+    # its documents count as read by version 1.
+    with sqlite3.connect(settings.data_dir / "lessons.db") as conn:
+        conn.execute("ALTER TABLE documents DROP COLUMN extraction_version")
+    again = ingest_paths([src], settings).files[0]
+    assert again.status == "ok" and again.doc_id == first.doc_id
+    assert REREAD_NOTE in again.notes
+    assert ingest_paths([src], settings).files[0].status == "skipped"
