@@ -60,6 +60,7 @@ NUMBERED_RE = re.compile(r"^(\d{1,3})\.\s+(?=\S)")
 TERMINAL_RE = re.compile(r"[.!?:;][\"'”’)\]]*$")
 # The start of a section title: "IV. ", "B. ", "Annex II".
 SECTION_RE = re.compile(r"^(?:[IVXL]{1,6}\.|[A-H]\.|Annex\b|Appendix\b|Chapter\b|Part\b)\s*\S")
+ACRONYM_RE = re.compile(r"[A-Z][A-Z0-9]{2,}\+?")  # "A4P+", "UNMIK"
 SECTION_TITLE_RE = re.compile(r"^(?:[IVXL]{1,6}|[A-H])\.\s+[A-Z]")
 MIN_TEXT_COLUMN = 150.0  # points: narrower blocks hold labels and fields, not running text
 BULLET_RE = re.compile(r"^([•●▪■◦\-–*]|\(?[a-z]\)|\(?[ivx]{1,4}\))\s")
@@ -244,7 +245,7 @@ class _ParagraphBuilder:
             if (
                 self.number is None
                 and not TERMINAL_RE.search(text)
-                and LETTERS_RE.search(text)  # "I" or "a" alone is no section title
+                and _title_like(text)
                 and (
                     (self.lines == 1 and words <= 14)
                     # "VII. Update and activities on humanitarian and development needs" wraps
@@ -301,6 +302,12 @@ def build_paragraphs(pages_lines: Sequence[Sequence[Line]]) -> list[Paragraph]:
     return resolve_break_hyphens(builder.paragraphs)
 
 
+def _title_like(text: str) -> bool:
+    """Enough of a word to title a section: "Annex", "A4P+"; not "I", "a", "- -" or a map's
+    scale "0 5 10 km"."""
+    return bool(LETTERS_RE.search(text) or ACRONYM_RE.fullmatch(text))
+
+
 def _starts_paragraph(
     prev: Line, ln: Line, pitch: float | None, builder: _ParagraphBuilder
 ) -> bool:
@@ -325,11 +332,13 @@ def _starts_paragraph(
     )
     if not same_flow:
         # A paragraph carries over a column or page break unless the last line closed a sentence
-        # or a capital starts something new; but a full line ending in a word runs on even
-        # before a capital ("... the Permanent" / "Council to undertake").
+        # or a capital starts something new; but at a page break, a full line of body type
+        # ending in a word runs on even before a capital ("... the Permanent" / "Council to
+        # undertake"). Within a page, a full-width line alone in its band is a title, not that.
         if prev_ends or SECTION_RE.match(ln.text):
             return True
-        if prev_full and prev.text[-1:].isalpha():
+        same_type = abs(ln.height - prev.height) <= 0.2 * max(prev.height, 1.0)
+        if prev_full and prev.text[-1:].isalpha() and ln.page != prev.page and same_type:
             return False
         return ln.text[:1].isupper() and prev.text[-1:] not in {",", "-", SOFT_HYPHEN}
     gap = ln.top - prev.top
