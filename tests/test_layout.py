@@ -212,3 +212,18 @@ def test_a_section_title_that_wraps_is_still_a_heading() -> None:
     ]
     paragraphs = build_paragraphs([lines])
     assert [(p.kind, p.number) for p in paragraphs] == [("heading", None), ("body", 31)]
+
+
+def test_a_full_width_title_alone_in_its_band_does_not_run_into_the_text() -> None:
+    # The title's band holds only the title, so its column is exactly as wide as it is.
+    title = Line("Information Exchange Between the UN and the EU", 1, 60, 60, 489, 75, 0, 60, 489)
+    text = "Communications was one of the four areas of cooperation set out in"
+    body = [
+        Line(text, 1, 60, 100, 535, 110, 0, 60, 535),
+        Line("the declaration of 2003.", 1, 60, 113, 200, 123, 0, 60, 535),
+    ]
+    paragraphs = build_paragraphs([[title, *body]])
+    assert [(p.kind, p.text[:20]) for p in paragraphs] == [
+        ("heading", "Information Exchange"),
+        ("body", "Communications was o"),
+    ]
