@@ -119,11 +119,16 @@ def test_reingest_skips_unchanged_replaces_changed_and_prunes(tmp_path: Path) ->
         assert dd.vector_index().ntotal == dd.store.counts()["passages"]
 
 
-def test_a_moved_file_keeps_its_document(tmp_path: Path) -> None:
+def one_brief(tmp_path: Path) -> tuple[Path, Settings]:
+    """A folder holding one corpus PDF, and settings for an empty data folder beside it."""
     src = tmp_path / "a"
     src.mkdir()
     shutil.copy(corpus_file("shirbrig"), src / "brief.pdf")
-    settings = Settings.from_env(data_dir=tmp_path / "data")
+    return src, Settings.from_env(data_dir=tmp_path / "data")
+
+
+def test_a_moved_file_keeps_its_document(tmp_path: Path) -> None:
+    src, settings = one_brief(tmp_path)
     doc_id = ingest_paths([src], settings).files[0].doc_id
     (src / "brief.pdf").rename(src / "renamed.pdf")
     moved = ingest_paths([src], settings, prune=True).files[0]
@@ -191,10 +196,7 @@ def test_reading_a_document_again_keeps_its_reviews(tmp_path: Path) -> None:
     from index.store import CARRIED_SOURCE
     from nlp.training_data import text_key
 
-    src = tmp_path / "a"
-    src.mkdir()
-    shutil.copy(corpus_file("shirbrig"), src / "brief.pdf")
-    settings = Settings.from_env(data_dir=tmp_path / "data")
+    src, settings = one_brief(tmp_path)
     doc_id = ingest_paths([src], settings).files[0].doc_id
     assert doc_id is not None
     with DataDir(settings.data_dir) as dd:
@@ -244,10 +246,7 @@ def test_reading_a_document_again_keeps_its_reviews(tmp_path: Path) -> None:
 def test_files_read_by_an_older_extraction_are_read_again_once(tmp_path: Path) -> None:
     from pipeline import REREAD_NOTE
 
-    src = tmp_path / "a"
-    src.mkdir()
-    shutil.copy(corpus_file("shirbrig"), src / "brief.pdf")
-    settings = Settings.from_env(data_dir=tmp_path / "data")
+    src, settings = one_brief(tmp_path)
     first = ingest_paths([src], settings).files[0]
     # A library from before extraction versions were kept: opening it adds the column, and
     # its documents count as read by version 1.
