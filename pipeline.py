@@ -44,6 +44,8 @@ class FileOutcome:
     pages: int = 0
     passages: int = 0
     notes: tuple[str, ...] = ()  # what a reader should know about a file that was read
+    reviews_carried: int = 0  # reviewed passages whose text changed, labels handed on
+    reviews_unmatched: int = 0  # reviewed passages the new reading has nothing close to
 
     def to_json(self) -> dict[str, object]:
         d = asdict(self)
@@ -315,6 +317,8 @@ def ingest_paths(
                         *doc.warnings,
                         *_review_notes(stored),
                     ),
+                    stored.reviews_carried,
+                    stored.reviews_unmatched,
                 )
             )
 

@@ -227,6 +227,7 @@ def test_reading_a_document_again_keeps_its_reviews(tmp_path: Path) -> None:
     assert again.status == "ok" and again.doc_id == doc_id  # same document, same id
     assert any("1 reviewed passage was read differently" in n for n in again.notes)
     assert any("1 reviewed passage no longer matches" in n for n in again.notes)
+    assert (again.reviews_carried, again.reviews_unmatched) == (1, 1)
     with DataDir(settings.data_dir) as dd:
         store = dd.store
         assert store.all_document_tags(doc_id=doc_id)[doc_id]["a4p"] == ["partnerships"]

@@ -44,7 +44,7 @@ def show_flash() -> None:
     flash = st.session_state.pop("library_flash", None)
     if flash:
         kind, message = flash
-        (st.success if kind == "success" else st.error)(message)
+        {"success": st.success, "warning": st.warning}.get(kind, st.error)(message)
 
 
 def report_rows(report: IngestReport, names: dict[str, str]) -> list[dict[str, Any]]:
@@ -205,7 +205,9 @@ def reingest(doc: DocumentSummary) -> None:
     outcome = report.files[0] if report.files else None
     if outcome and outcome.status == "ok":
         said = "".join(f" {md_escape(n)}." for n in outcome.notes)
-        _flash(f"Re-read “{md_escape(doc.title)}”: {outcome.passages} passages.{said}")
+        # A review that found no passage to follow is worth a second look, not a green tick.
+        kind = "warning" if outcome.reviews_unmatched else "success"
+        _flash(f"Re-read “{md_escape(doc.title)}”: {outcome.passages} passages.{said}", kind)
     else:
         reason = outcome.reason if outcome else "nothing was read"
         _flash(
