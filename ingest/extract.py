@@ -23,7 +23,7 @@ from ingest.reader import (
 from ingest.records import ExtractedDocument, PageLayout
 
 EXTRACTORS = ("pdfium", "pdfplumber")
-# Raised whenever a change reads different text or paragraphs out of the same PDF, so that
+# Increase it whenever a change reads different text or paragraphs out of the same PDF, so that
 # libraries re-read their documents on the next ingest. 2: punctuation in glyph-sized boxes,
 # paragraphs across page breaks, wrapped section titles, line-end hyphens (2026-11).
 EXTRACTION_VERSION = 2

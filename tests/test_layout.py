@@ -190,7 +190,7 @@ def test_a_sentence_cut_by_a_page_break_is_one_paragraph_even_before_a_capital()
         ),
         (17, "The second paragraph ends the body of the report."),
     ]
-    full_before_annex = [line("Total resources for the period under the programme", 2, 400)]
+    full_before_annex = [line("Total resources for the period under the programme", 1, 700)]
     paragraphs = build_paragraphs([full_before_annex, page2[2:]])
     assert [p.text for p in paragraphs] == [full_before_annex[0].text, "Annex II"]
     paragraphs = build_paragraphs([foot, page3])
