@@ -33,6 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from errors import IngestError  # noqa: E402
 from ingest import extract_pdf  # noqa: E402
+from ingest.cleanup import LETTERS_RE, TERMINAL_RE  # noqa: E402
 
 SHARED = ROOT.parent / "shared"
 GEOTOPO = SHARED / "pdf-torture/py-pdf-sample-files/009-pdflatex-geotopo/GeoTopo-komprimiert.pdf"
@@ -72,8 +73,6 @@ def ordered_share(path: Path, extractor: str) -> float:
     return sum(1 for a, b in itertools.pairwise(nums) if b > a) / (len(nums) - 1)
 
 
-SENTENCE_END_RE = re.compile(r"[.!?:;][\"'”’)\]]*$")
-LETTERS_RE = re.compile(r"[^\W\d_]{3,}")
 HYPHENATED_RE = re.compile(r"[^\W\d_]-[^\W\d_]")
 
 
@@ -109,7 +108,7 @@ def structure(files: list[Path]) -> dict[str, int]:
             if a.kind == b.kind == "body"
             and b.number is None
             and b.page != a.page_end
-            and not SENTENCE_END_RE.search(a.text)
+            and not TERMINAL_RE.search(a.text)
         )
         totals["titles_secretary_general"] += "Secretary-General" in doc.title
         totals["hyphenated_words"] += sum(len(HYPHENATED_RE.findall(p.text)) for p in paras)

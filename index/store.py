@@ -429,9 +429,19 @@ class Store:
             doc_type,
             extraction_version,
         )
-        columns = (
-            "file_name, sha256, size_bytes, title, symbol, doc_date, page_count, missions,"
-            " extractor, two_column_pages, doc_type, extraction_version"
+        names = (
+            "file_name",
+            "sha256",
+            "size_bytes",
+            "title",
+            "symbol",
+            "doc_date",
+            "page_count",
+            "missions",
+            "extractor",
+            "two_column_pages",
+            "doc_type",
+            "extraction_version",
         )
         with self.transaction() as c:
             old = c.execute(
@@ -450,7 +460,7 @@ class Store:
                     (doc_id,),
                 ).fetchall()
                 c.execute("DELETE FROM passages WHERE doc_id = ?", (doc_id,))
-                assignments = ", ".join(f"{col.strip()} = ?" for col in columns.split(","))
+                assignments = ", ".join(f"{name} = ?" for name in names)
                 c.execute(
                     f"UPDATE documents SET {assignments},"
                     " ingested_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
@@ -459,7 +469,7 @@ class Store:
             else:
                 marks = ",".join("?" * (len(fields) + 1))
                 cur = c.execute(
-                    f"INSERT INTO documents(source_path, {columns}) VALUES ({marks})",
+                    f"INSERT INTO documents(source_path, {', '.join(names)}) VALUES ({marks})",
                     (source_path, *fields),
                 )
                 doc_id = int(cur.lastrowid or 0)

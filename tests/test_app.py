@@ -240,15 +240,22 @@ def test_document_page_shows_metadata_passages_and_the_page(
     assert any("not in the library" in w.value for w in at.warning)
 
 
+def open_shirbrig_page(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Path, browse.DocumentSummary, AppTest]:
+    """A writable copy of the library, the SHIRBRIG standby brief in it, and its page open."""
+    data = copy_library(demo_dir, tmp_path / "data")
+    with DataDir(data) as dd:
+        doc = next(d for d in browse.library(dd.store) if "shirbrig-standby" in d.file_name)
+    return data, doc, run_app(data, monkeypatch, "ui/document_page.py", {"doc": str(doc.doc_id)})
+
+
 def test_document_tags_are_corrected_on_the_document_page(
     demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from index.reviews import list_events
 
-    data = copy_library(demo_dir, tmp_path / "data")
-    with DataDir(data) as dd:
-        doc = next(d for d in browse.library(dd.store) if "shirbrig-standby" in d.file_name)
-    at = run_app(data, monkeypatch, "ui/document_page.py", {"doc": str(doc.doc_id)})
+    data, doc, at = open_shirbrig_page(demo_dir, tmp_path, monkeypatch)
     key = f"doc-tags-a4p-{doc.doc_id}"
     assert sorted(at.multiselect(key=key).value) == sorted(doc.a4p)
     wanted = sorted({*doc.a4p, "conduct"})
@@ -276,10 +283,7 @@ def test_document_tags_changed_meanwhile_are_a_conflict_not_an_overwrite(
 ) -> None:
     from index.reviews import review_document
 
-    data = copy_library(demo_dir, tmp_path / "data")
-    with DataDir(data) as dd:
-        doc = next(d for d in browse.library(dd.store) if "shirbrig-standby" in d.file_name)
-    at = run_app(data, monkeypatch, "ui/document_page.py", {"doc": str(doc.doc_id)})
+    data, doc, at = open_shirbrig_page(demo_dir, tmp_path, monkeypatch)
     at.text_input(key="reviewer").set_value("Amina").run()
     at.multiselect(key=f"doc-tags-a4p-{doc.doc_id}").set_value(["conduct"]).run()
     shown = {"a4p": sorted(doc.a4p), "pillars": sorted(doc.pillars)}
