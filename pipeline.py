@@ -2,8 +2,9 @@
 the app's upload page.
 
 Per file: hash -> skip if unchanged -> extract (child process, time-limited) -> passages and
-entities (spaCy) -> embeddings -> one store transaction -> mirror in FAISS. The next file is
-extracted in the child while the parent embeds the current one.
+entities (spaCy) -> embeddings -> the write path (index/writes.py: one store transaction, then
+the search engine). The next file is extracted in the child while the parent embeds the current
+one.
 """
 
 from __future__ import annotations
@@ -14,13 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
-
 from errors import IngestError
 from index.datadir import DataDir
-from index.dedup import link_near_duplicates, scan_all
 from index.store import PassageRecord, Replaced
 from index.tagging import Tagging
+from index.writes import LibraryWriter, StoredFile
 from ingest import (
     EXTRACTION_VERSION,
     ExtractedDocument,
@@ -30,8 +29,6 @@ from ingest import (
 )
 from nlp.doctypes import classify_doc_type
 from settings import Settings
-
-SAVE_EVERY_S = 60.0
 
 
 @dataclass
@@ -166,104 +163,119 @@ def ingest_paths(
     report = IngestReport()
     if on_start:
         on_start(len(files))
-    with (
-        DataDir(settings.data_dir, write=True) as dd,
-        ExtractionWorker(
-            settings.file_timeout_s,
-            extractor=settings.extractor,
-            max_file_mb=settings.max_file_mb,
-            max_pages=settings.max_pages,
-            ocr=settings.ocr,
-            ocr_max_pages=settings.ocr_max_pages,
-        ) as worker,
-    ):
-        dd.vector_index()
-        store = dd.store
-        tagging = Tagging(dd, threads=settings.torch_threads)
-        last_save = time.monotonic()
-        dirty = False
 
-        def finish(outcome: FileOutcome) -> None:
-            report.files.append(outcome)
-            if progress:
-                progress(outcome)
+    def finish(outcome: FileOutcome) -> None:
+        report.files.append(outcome)
+        if progress:
+            progress(outcome)
 
-        # Decide, cheaply, what needs extracting.
-        todo: list[tuple[Path, str]] = []
-        reread: set[Path] = set()  # unchanged files read by an older version of the extractor
-        for path in files:
-            t0 = time.perf_counter()
-            try:
-                sha = sha256_file(path)
-            except OSError as exc:
-                finish(
-                    FileOutcome(
-                        str(path), "failed", f"cannot read the file: {exc.strerror}", "unreadable"
-                    )
+    with DataDir(settings.data_dir, write=True) as dd:
+        writer = LibraryWriter(dd)
+        plan = _plan(files, writer, force, report, finish)
+        if plan.todo:
+            _read_and_store(plan, writer, settings, password, report, finish)
+        if prune:
+            report.pruned = writer.prune(paths)
+        writer.finish()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+@dataclass
+class _Plan:
+    todo: list[tuple[Path, str]]  # (file, its sha256) to read
+    reread: set[Path]  # unchanged files read by an older version of the extractor
+
+
+def _plan(
+    files: Sequence[Path],
+    writer: LibraryWriter,
+    force: bool,
+    report: IngestReport,
+    finish: ProgressFn,
+) -> _Plan:
+    """Decide, cheaply, what needs reading: unchanged files are skipped, moved ones follow
+    their file, copies of a file already in the library are not read twice."""
+    store = writer.store
+    plan = _Plan([], set())
+    for path in files:
+        t0 = time.perf_counter()
+        try:
+            sha = sha256_file(path)
+        except OSError as exc:
+            finish(
+                FileOutcome(
+                    str(path), "failed", f"cannot read the file: {exc.strerror}", "unreadable"
                 )
-                continue
-            report.timings["hash"] += time.perf_counter() - t0
-            known = store.document_by_path(str(path))
-            stale = known is not None and known.extraction_version < EXTRACTION_VERSION
-            if known is not None and known.sha256 == sha and not force and not stale:
-                finish(
-                    FileOutcome(
-                        str(path),
-                        "skipped",
-                        "unchanged since the last ingest",
-                        None,
-                        known.id,
-                        known.page_count,
-                        len(store.passage_ids(known.id)),
-                    )
+            )
+            continue
+        report.timings["hash"] += time.perf_counter() - t0
+        known = store.document_by_path(str(path))
+        stale = known is not None and known.extraction_version < EXTRACTION_VERSION
+        if known is not None and known.sha256 == sha and not force and not stale:
+            finish(
+                FileOutcome(
+                    str(path),
+                    "skipped",
+                    "unchanged since the last ingest",
+                    None,
+                    known.id,
+                    known.page_count,
+                    len(store.passage_ids(known.id)),
                 )
-                continue
-            twin = store.document_by_sha(sha)
-            if twin is not None and twin.source_path != str(path):
-                if not Path(twin.source_path).exists():
-                    store.move_document(twin.id, str(path))
-                    finish(
-                        FileOutcome(
-                            str(path),
-                            "skipped",
-                            f"moved from {twin.source_path}",
-                            None,
-                            twin.id,
-                            twin.page_count,
-                        )
-                    )
-                else:
-                    finish(
-                        FileOutcome(
-                            str(path),
-                            "skipped",
-                            f"same content as {twin.file_name}",
-                            None,
-                            twin.id,
-                            twin.page_count,
-                        )
-                    )
-                continue
-            if stale and known is not None and known.sha256 == sha and not force:
-                reread.add(path)
-            todo.append((path, sha))
+            )
+            continue
+        twin = store.document_by_sha(sha)
+        if twin is not None and twin.source_path != str(path):
+            if not Path(twin.source_path).exists():
+                writer.move_document(twin.id, str(path))
+                reason = f"moved from {twin.source_path}"
+            else:
+                reason = f"same content as {twin.file_name}"
+            finish(FileOutcome(str(path), "skipped", reason, None, twin.id, twin.page_count))
+            continue
+        if stale and known is not None and known.sha256 == sha and not force:
+            plan.reread.add(path)
+        plan.todo.append((path, sha))
+    return plan
 
-        if todo:
-            worker.submit(todo[0][0], password)
+
+def _read_and_store(
+    plan: _Plan,
+    writer: LibraryWriter,
+    settings: Settings,
+    password: str | None,
+    report: IngestReport,
+    finish: ProgressFn,
+) -> None:
+    """Read each planned file (in a time-limited child process, the next file while this one
+    is analysed), analyse it, and store it through the write path."""
+    store = writer.store
+    tagging = Tagging(writer.dd, threads=settings.torch_threads)
+    todo = plan.todo
+    with ExtractionWorker(
+        settings.file_timeout_s,
+        extractor=settings.extractor,
+        max_file_mb=settings.max_file_mb,
+        max_pages=settings.max_pages,
+        ocr=settings.ocr,
+        ocr_max_pages=settings.ocr_max_pages,
+    ) as worker:
+        worker.submit(todo[0][0], password)
         for n, (path, sha) in enumerate(todo):
             t0 = time.perf_counter()
+            failure: IngestError | None = None
             try:
                 doc = worker.collect()
             except IngestError as exc:
-                if n + 1 < len(todo):
-                    worker.submit(todo[n + 1][0], password)
-                report.timings["extract"] += time.perf_counter() - t0
-                store.log_failure(str(path), sha, exc.reason, exc.message)
-                finish(FileOutcome(str(path), "failed", exc.message, exc.reason))
-                continue
-            report.timings["extract"] += time.perf_counter() - t0
+                failure = exc
             if n + 1 < len(todo):
                 worker.submit(todo[n + 1][0], password)
+            report.timings["extract"] += time.perf_counter() - t0
+            if failure is not None:
+                store.log_failure(str(path), sha, failure.reason, failure.message)
+                finish(FileOutcome(str(path), "failed", failure.message, failure.reason))
+                continue
             try:
                 missions, records, timings = analyse_document(doc, settings, tagging)
             except Exception as exc:  # a text the NLP cannot handle must not stop the batch
@@ -273,35 +285,7 @@ def ingest_paths(
             for k, v in timings.items():
                 report.timings[k] += v
             t0 = time.perf_counter()
-            stored = store.replace_document(
-                source_path=str(path),
-                file_name=path.name,
-                sha256=sha,
-                size_bytes=doc.size_bytes,
-                title=doc.title,
-                symbol=doc.symbol,
-                doc_date=doc.date,
-                page_count=doc.page_count,
-                missions=missions,
-                extractor=doc.extractor,
-                two_column_pages=doc.two_column_pages,
-                passages=records,
-                extraction_version=EXTRACTION_VERSION,
-                doc_type=classify_doc_type(
-                    doc.title,
-                    doc.symbol,
-                    "\n".join((*doc.front_matter, doc.page_texts[0] if doc.page_texts else "")),
-                ),
-            )
-            vecs = np.vstack([r.embedding for r in records]) if records else None
-            added = (np.asarray(stored.new_ids, dtype=np.int64), vecs) if vecs is not None else None
-            dd.apply(added, stored.removed)
-            if added is not None:
-                link_near_duplicates(store, dd.vector_index(), *added)
-            dirty = True
-            if time.monotonic() - last_save > SAVE_EVERY_S:
-                dd.save_vectors()
-                last_save, dirty = time.monotonic(), False
+            stored = writer.store_document(_stored_file(path, sha, doc, missions), records)
             report.timings["store"] += time.perf_counter() - t0
             finish(
                 FileOutcome(
@@ -313,7 +297,7 @@ def ingest_paths(
                     doc.page_count,
                     len(records),
                     (
-                        *([REREAD_NOTE] if path in reread else []),
+                        *([REREAD_NOTE] if path in plan.reread else []),
                         *doc.warnings,
                         *_review_notes(stored),
                     ),
@@ -322,22 +306,29 @@ def ingest_paths(
                 )
             )
 
-        if prune:
-            roots = [Path(p).expanduser().resolve() for p in paths]
-            for row in store.documents():
-                src = Path(row.source_path)
-                if not src.exists() and any(src.is_relative_to(r) for r in roots):
-                    removed = store.delete_document(row.id)
-                    dd.apply(None, removed)
-                    report.pruned.append(row.source_path)
-                    dirty = True
-        if dirty or not (settings.data_dir / "manifest.json").exists():
-            dd.save_vectors()
-        dd.save_keyword_index()
-        if store.get_meta("near_duplicates_scanned") is None:
-            scan_all(store, dd.vector_index())
-    report.seconds = time.perf_counter() - started
-    return report
+
+def _stored_file(
+    path: Path, sha: str, doc: ExtractedDocument, missions: Sequence[str]
+) -> StoredFile:
+    return StoredFile(
+        source_path=str(path),
+        file_name=path.name,
+        sha256=sha,
+        size_bytes=doc.size_bytes,
+        title=doc.title,
+        symbol=doc.symbol,
+        doc_date=doc.date,
+        page_count=doc.page_count,
+        missions=tuple(missions),
+        extractor=doc.extractor,
+        two_column_pages=doc.two_column_pages,
+        doc_type=classify_doc_type(
+            doc.title,
+            doc.symbol,
+            "\n".join((*doc.front_matter, doc.page_texts[0] if doc.page_texts else "")),
+        ),
+        extraction_version=EXTRACTION_VERSION,
+    )
 
 
 REREAD_NOTE = "read again: text extraction has improved since this file was last read"

@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import index.search as search_mod  # noqa: E402
+from index import fusion  # noqa: E402
 from index.datadir import DataDir  # noqa: E402
 from index.evaluation import (  # noqa: E402
     Query,
@@ -43,24 +44,29 @@ from index.evaluation import (  # noqa: E402
     score_run,
 )
 from index.search import Searcher  # noqa: E402
-from index.store import PassageRecord  # noqa: E402
+from index.writes import LibraryWriter, StoredFile  # noqa: E402
 from nlp.query import ParsedQuery  # noqa: E402
 
 REALDOCS = ROOT.parent / "shared" / "realdocs"
 OUT = ROOT / "benchmarks" / "out"
 
 
+def _owner(name: str) -> Any:
+    """The module a tunable lives in: the fusion's constants, or the searcher's functions."""
+    return fusion if hasattr(fusion, name) else search_mod
+
+
 @contextmanager
 def patched(**values: Any) -> Iterator[None]:
-    """Temporarily change index.search's module constants (or functions)."""
-    old = {k: getattr(search_mod, k) for k in values}
+    """Temporarily change index.fusion's constants (or index.search's functions)."""
+    old = {k: getattr(_owner(k), k) for k in values}
     for k, v in values.items():
-        setattr(search_mod, k, v)
+        setattr(_owner(k), k, v)
     try:
         yield
     finally:
         for k, v in old.items():
-            setattr(search_mod, k, v)
+            setattr(_owner(k), k, v)
 
 
 def memo_encoder() -> Callable[..., np.ndarray]:
@@ -103,16 +109,25 @@ ORIGINAL_PARSE = search_mod.parse_query
 class RRFSearcher(Searcher):
     """The same pipeline with reciprocal-rank fusion (k=60) of the two retrievers."""
 
-    def _ranked_rows(self, t: Any, pq: Any, mode: str, allowed: Any, qvec: Any = None) -> Any:
+    def _retrieve(
+        self, engine: Any, pq: Any, mode: str, where: Any, qvec: Any = None
+    ) -> fusion.Fused:
         if mode != "hybrid":
-            return super()._ranked_rows(t, pq, mode, allowed, qvec)
-        kw, dense = self._raw_scores(t, pq, mode, qvec)
-        ranks_kw = np.empty(len(kw))
-        ranks_kw[np.argsort(-kw)] = np.arange(len(kw))
-        ranks_dense = np.empty(len(dense))
-        ranks_dense[np.argsort(-dense)] = np.arange(len(dense))
-        fused = 1 / (60 + ranks_kw) + 1 / (60 + ranks_dense)
-        return search_mod._top(fused, allowed, search_mod.CANDIDATES), fused, kw, dense
+            return super()._retrieve(engine, pq, mode, where, qvec)
+        n = engine.count()
+        vec = self.query_vector(pq.dense_text) if qvec is None else qvec
+        kw = engine.keyword_top(pq.keyword_text, n, where)
+        dense = engine.dense_top(vec, n, where)
+        rank_kw = {int(i): r for r, i in enumerate(kw.ids)}
+        rank_dense = {int(i): r for r, i in enumerate(dense.ids)}
+        ids = np.asarray(sorted(rank_kw.keys() | rank_dense.keys()), dtype=np.int64)
+        fused = np.asarray(
+            [1 / (60 + rank_kw.get(i, n)) + 1 / (60 + rank_dense.get(i, n)) for i in ids.tolist()],
+            dtype=np.float32,
+        )
+        order = np.argsort(-fused, kind="stable")[: fusion.CANDIDATES]
+        kws = engine.keyword_scores(pq.keyword_text, ids[order])
+        return fusion.Fused(ids[order], fused[order], kws, engine.dense_scores(vec, ids[order]))
 
 
 def mission_of(qid: str, qrels: dict[str, dict[str, int]]) -> str:
@@ -129,45 +144,31 @@ def synthetic(source: Path, target: Path, copies: int) -> Path:
                 return target
     shutil.rmtree(target, ignore_errors=True)
     with DataDir(source) as src, DataDir(target, write=True) as dst:
+        writer = LibraryWriter(dst)
         docs = src.store.documents()
         for copy in range(copies):
             for doc in docs:
-                rows = src.store.conn.execute(
-                    "SELECT seq, page_start, page_end, para_start, para_end, heading, text,"
-                    " embedding FROM passages WHERE doc_id = ? ORDER BY seq",
-                    (doc.id,),
-                ).fetchall()
-                records = [
-                    PassageRecord(
-                        seq=r[0],
-                        page_start=r[1],
-                        page_end=r[2],
-                        para_start=r[3],
-                        para_end=r[4],
-                        heading=r[5],
-                        text=r[6],
-                        embedding=np.frombuffer(r[7], dtype=np.float32),
-                    )
-                    for r in rows
-                ]
-                dst.store.replace_document(
-                    source_path=f"{doc.source_path}#copy{copy}",
-                    file_name=doc.file_name,
-                    sha256=f"{doc.sha256}-{copy}",
-                    size_bytes=0,
-                    title=doc.title,
-                    symbol=doc.symbol,
-                    doc_date=doc.doc_date,
-                    page_count=doc.page_count,
-                    missions=doc.missions,
-                    extractor="synthetic",
-                    two_column_pages=0,
-                    passages=records,
-                    doc_type=doc.doc_type,
+                writer.store_document(
+                    StoredFile(
+                        source_path=f"{doc.source_path}#copy{copy}",
+                        file_name=doc.file_name,
+                        sha256=f"{doc.sha256}-{copy}",
+                        size_bytes=0,
+                        title=doc.title,
+                        symbol=doc.symbol,
+                        doc_date=doc.doc_date,
+                        page_count=doc.page_count,
+                        missions=doc.missions,
+                        extractor="synthetic",
+                        two_column_pages=0,
+                        doc_type=doc.doc_type,
+                        extraction_version=doc.extraction_version,
+                    ),
+                    src.store.passage_records(doc.id),
+                    near_duplicates=False,  # the copies are the point: nothing to fold
                 )
             print(f"  copy {copy + 1}/{copies}", flush=True)
-        dst.save_vectors()
-        dst.save_keyword_index()
+        writer.finish()
     return target
 
 
@@ -252,11 +253,7 @@ def main() -> None:
             result["robustness"] = {}
             for train, test in (("A", "B"), ("B", "A")):
                 best = max(grid, key=lambda g: scores[(train, g)])
-                default = (
-                    search_mod.KEYWORD_WEIGHT,
-                    search_mod.DOC_PASSAGES,
-                    search_mod.PLACE_BOOST,
-                )
+                default = (fusion.KEYWORD_WEIGHT, fusion.DOC_PASSAGES, fusion.PLACE_BOOST)
                 row = {
                     "chosen": best,
                     "chosen_on_test": round(scores[(test, best)], 3),

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
+from atomic import write_bytes_atomic
 from briefing.outline import Outline, build_outline
 from errors import ExportError
-from index.atomic import write_bytes_atomic
 from index.packs import Pack
 
 FORMATS = ("docx", "pdf", "md")

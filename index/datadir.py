@@ -2,13 +2,16 @@
 
     data/
       manifest.json   format version, model, dimension, counts, library versions, build time,
-                      and the store generation the FAISS file was written from
-      lessons.db      SQLite (WAL): the source of truth, embeddings included
-      vectors.faiss   derived; rebuilt from lessons.db whenever it is missing or stale
+                      and the store generation the engine's files were written from
+      lessons.db      SQLite (WAL): the library of record, embeddings included
+      vectors.faiss, vectors.json, keyword/
+                      the local search engine's files (index/engine/local.py): derived, and
+                      rebuilt from lessons.db whenever missing or stale
 
-Every store write is one SQLite transaction; the FAISS file and the manifest are replaced
-atomically after it. An ingest killed at any moment therefore leaves the last committed
-documents intact, and at worst a stale FAISS file that the next open detects and rebuilds.
+Every store write is one SQLite transaction; the engine's files and the manifest are replaced
+atomically after it (index/writes.py). An ingest killed at any moment therefore leaves the last
+committed documents intact, and at worst stale engine files that the next open detects and
+rebuilds.
 """
 
 from __future__ import annotations
@@ -21,18 +24,15 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
+from atomic import write_json_atomic
 from errors import DataDirError
-from index import keyword, vectors
-from index.atomic import write_json_atomic
 from index.embeddings import DIMENSION, MODEL_NAME
-from index.keyword import KeywordIndex
+from index.engine import SearchEngine, open_engine
+from index.engine.local import FAISS_NAME
 from index.store import Store
 
 FORMAT_VERSION = 1
 DB_NAME = "lessons.db"
-FAISS_NAME = "vectors.faiss"
 MANIFEST_NAME = "manifest.json"
 LIBRARIES = (
     "faiss-cpu",
@@ -57,15 +57,17 @@ def library_versions() -> dict[str, str]:
 
 
 class DataDir:
-    """Open with `DataDir(path, write=True)` to ingest (takes the writer lock), or read-only."""
+    """Open with `DataDir(path, write=True)` to ingest (takes the writer lock), or read-only.
 
-    def __init__(self, path: Path | str, *, write: bool = False) -> None:
+    `store` is the library of record; `engine` the search engine over it (`engine_name`, the
+    local FAISS + bm25s one by default), which catches up with the store on first use."""
+
+    def __init__(
+        self, path: Path | str, *, write: bool = False, engine_name: str = "local"
+    ) -> None:
         self.path = Path(path)
         self.write = write
         self._lock_fh: Any = None
-        self._index: Any = None
-        self._index_generation = -1
-        self._keyword: KeywordIndex | None = None
         if not self.path.exists():
             if not write:
                 raise DataDirError(
@@ -86,6 +88,7 @@ class DataDir:
         except Exception as exc:  # sqlite3.DatabaseError, PermissionError...
             self.close()
             raise DataDirError(f"cannot open {self.path / DB_NAME}: {exc}") from None
+        self.engine: SearchEngine = open_engine(engine_name, self.path, self.store, writable=write)
 
     # -- lifecycle ------------------------------------------------------------------------
     def _take_lock(self) -> None:
@@ -103,6 +106,9 @@ class DataDir:
             ) from None
 
     def close(self) -> None:
+        engine = getattr(self, "engine", None)
+        if engine is not None:
+            engine.close()
         store = getattr(self, "store", None)
         if store is not None:
             store.close()
@@ -152,76 +158,21 @@ class DataDir:
                 "counts": self.store.counts(),
                 "libraries": library_versions(),
                 "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "engine": self.engine.name,
                 "files": {"store": DB_NAME, "vectors": FAISS_NAME},
             },
         )
 
-    # -- vectors --------------------------------------------------------------------------
-    def vector_index(self) -> Any:
-        """The FAISS index matching the store; loaded from disk when current, else rebuilt."""
-        generation = self.store.generation
-        if self._index is not None and self._index_generation == generation:
-            return self._index
-        faiss_path = self.path / FAISS_NAME
-        index = None
-        if faiss_path.exists() and self.manifest().get("generation") == generation:
-            try:
-                index = vectors.read(faiss_path)
-            except Exception:  # unreadable file: rebuild below
-                index = None
-            if index is not None and index.ntotal != self.store.counts()["passages"]:
-                index = None
-        if index is None:
-            index = vectors.new_index(DIMENSION)
-            for ids, vecs in self.store.iter_embeddings():
-                vectors.add(index, ids, vecs)
-            if self.write:
-                self._save(index, generation)
-        self._index, self._index_generation = index, generation
-        return index
+    # -- the engine ---------------------------------------------------------------------
+    def flush(self) -> None:
+        """Make the engine's writes durable, then record the generation in the manifest."""
+        self.engine.flush()
+        self._write_manifest(self.store.generation)
 
-    def _save(self, index: Any, generation: int) -> None:
-        vectors.write_atomic(index, self.path / FAISS_NAME)
-        self._write_manifest(generation)
-
-    def save_vectors(self) -> None:
-        """Persist the in-memory index (after store commits), then the manifest."""
-        if self._index is None:
-            self.vector_index()
-        self._index_generation = self.store.generation
-        self._save(self._index, self._index_generation)
-
-    def apply(self, added: tuple[np.ndarray, np.ndarray] | None, removed: list[int]) -> None:
-        """Mirror a committed store change in the in-memory index."""
-        if self._index is None:
-            self.vector_index()  # built from the store, which already holds the change
-            return
-        vectors.remove(self._index, removed)
-        if added is not None:
-            vectors.add(self._index, *added)
-        self._index_generation = self.store.generation
-
-    # -- keyword index --------------------------------------------------------------------
-    def keyword_index(self) -> KeywordIndex:
-        """The BM25 index matching the store: loaded when current, else rebuilt (and saved
-        when this folder is open for writing)."""
-        generation = self.store.generation
-        if self._keyword is not None and self._keyword.generation == generation:
-            return self._keyword
-        index = keyword.load(self.path, generation)
-        if index is None:
-            index = keyword.build(self.store, generation)
-            if self.write:
-                keyword.save(index, self.path)
-        self._keyword = index
-        return index
-
-    def save_keyword_index(self) -> None:
-        """Bring the saved BM25 index up to date (after a batch of store commits)."""
-        generation = self.store.generation
-        if not keyword.is_saved(self.path, generation):
-            self._keyword = keyword.build(self.store, generation)
-            keyword.save(self._keyword, self.path)
+    def checkpoint(self) -> None:
+        """What a long ingest saves now and then, so a kill costs little to redo."""
+        self.engine.checkpoint()
+        self._write_manifest(self.store.generation)
 
     def size_on_disk(self) -> int:
         return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())

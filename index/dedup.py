@@ -1,6 +1,6 @@
 """Near-duplicate passages: paragraphs copied from report to report, and shared boilerplate.
 
-Found at ingest for the new passages only: their nearest neighbours in FAISS (cosine at least
+Found at ingest for the new passages only: their nearest neighbours in the engine (cosine at least
 NEAR_COSINE; passages are embedded with their section heading, so an identical paragraph under
 two headings scores about 0.9), confirmed by the overlap of word 3-gram shingles (Jaccard at
 least NEAR_JACCARD), so that two paragraphs on one topic in different words are never folded.
@@ -14,7 +14,7 @@ import re
 
 import numpy as np
 
-from index import vectors
+from index.engine import SearchEngine
 from index.store import Store
 
 NEAR_COSINE = 0.85
@@ -32,18 +32,20 @@ def jaccard(a: set[tuple[str, ...]], b: set[tuple[str, ...]]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
-def link_near_duplicates(store: Store, index: object, ids: np.ndarray, vecs: np.ndarray) -> int:
-    """Group each new passage with its near-duplicates already indexed (the index holds the new
-    passages too). Returns how many new passages joined a group."""
+def link_near_duplicates(
+    store: Store, engine: SearchEngine, ids: np.ndarray, vecs: np.ndarray
+) -> int:
+    """Group each new passage with its near-duplicates already indexed (the engine holds the
+    new passages too). Returns how many new passages joined a group."""
     if len(ids) == 0:
         return 0
-    scores, found = vectors.search_many(index, vecs, NEIGHBOURS + 1)
+    found = engine.neighbours(vecs, NEIGHBOURS + 1)
     candidates: dict[int, list[int]] = {}
-    for pid, row_scores, row_ids in zip(ids.tolist(), scores, found, strict=True):
+    for pid, near_ones in zip(ids.tolist(), found, strict=True):
         near = [
             int(o)
-            for s, o in zip(row_scores, row_ids, strict=True)
-            if o >= 0 and int(o) != pid and s >= NEAR_COSINE
+            for o, s in near_ones.pairs()
+            if int(o) != pid and s >= NEAR_COSINE
         ]
         if near:
             candidates[pid] = near
@@ -68,12 +70,12 @@ def link_near_duplicates(store: Store, index: object, ids: np.ndarray, vecs: np.
     return store.link_duplicates(links)
 
 
-def scan_all(store: Store, index: object, batch: int = 1024) -> int:
+def scan_all(store: Store, engine: SearchEngine, batch: int = 1024) -> int:
     """Group near-duplicates across every stored passage: once for a store written before
     near-duplicates were tracked. Returns how many passages joined a group."""
     linked = 0
     for ids, vecs in store.iter_embeddings(batch):
-        linked += link_near_duplicates(store, index, ids, vecs)
+        linked += link_near_duplicates(store, engine, ids, vecs)
     with store.transaction():
         store.set_meta("near_duplicates_scanned", "1")
     return linked

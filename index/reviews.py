@@ -31,8 +31,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from atomic import write_text_atomic
 from errors import DocumentNotFound, DocumentReviewConflict, ReviewConflict, ReviewError
-from index.atomic import write_text_atomic
 from index.store import Store
 from nlp.labels import AXES, all_labels, slugs
 

@@ -22,9 +22,9 @@ def _stemmer() -> Any:
 
 @lru_cache(maxsize=1)
 def _stopwords() -> frozenset[str]:
-    from bm25s.stopwords import STOPWORDS_EN
+    from index.engine.keyword import stopwords
 
-    return frozenset(STOPWORDS_EN)
+    return stopwords()
 
 
 _STEMS: dict[str, str] = {}

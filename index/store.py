@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from index.engine.base import IndexedPassage
 from nlp.doctypes import classify_doc_type
 from nlp.labels import slugs
 from nlp.training_data import LabelledText, text_key
@@ -370,6 +371,70 @@ class Store:
             "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'"
         )
 
+    @property
+    def tags_generation(self) -> int:
+        """Bumped in every transaction that changes passage tags (reviews, retagging): an
+        engine holding labels for tag filters reloads them when it differs."""
+        return int(self.get_meta("tags_generation") or 0)
+
+    @staticmethod
+    def _bump_tags(c: sqlite3.Connection) -> None:
+        c.execute(
+            "INSERT INTO meta(key, value) VALUES ('tags_generation', '1') ON CONFLICT(key)"
+            " DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    # -- what the search engine indexes (index/engine/base.py: PassageSource) -------------
+    def passage_count(self) -> int:
+        return int(self.conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
+
+    def iter_indexed(self, batch: int = 4096) -> Iterator[list[IndexedPassage]]:
+        last = 0
+        while True:
+            rows = self.conn.execute(
+                "SELECT id, doc_id, text, embedding FROM passages WHERE id > ? ORDER BY id"
+                " LIMIT ?",
+                (last, batch),
+            ).fetchall()
+            if not rows:
+                return
+            first, last = int(rows[0][0]), int(rows[-1][0])
+            labels: dict[int, set[str]] = {}
+            for pid, label in self.conn.execute(
+                "SELECT passage_id, label FROM passage_tags WHERE passage_id BETWEEN ? AND ?",
+                (first, last),
+            ):
+                labels.setdefault(pid, set()).add(label)
+            yield [
+                IndexedPassage(
+                    int(r[0]),
+                    int(r[1]),
+                    r[2],
+                    np.frombuffer(r[3], dtype=np.float32),
+                    frozenset(labels.get(int(r[0]), ())),
+                )
+                for r in rows
+            ]
+
+    def passage_texts(self, batch: int = 4096) -> Iterator[list[tuple[int, str]]]:
+        last = 0
+        while True:
+            rows = self.conn.execute(
+                "SELECT id, text FROM passages WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
+            ).fetchall()
+            if not rows:
+                return
+            yield [(int(r[0]), r[1]) for r in rows]
+            last = int(rows[-1][0])
+
+    def passage_docs(self) -> Iterator[tuple[int, int]]:
+        for pid, doc_id in self.conn.execute("SELECT id, doc_id FROM passages"):
+            yield int(pid), int(doc_id)
+
+    def passage_labels(self) -> Iterator[tuple[int, str]]:
+        for pid, label in self.conn.execute("SELECT passage_id, label FROM passage_tags"):
+            yield int(pid), label
+
     # -- documents ------------------------------------------------------------------------
     def document_by_path(self, source_path: str) -> DocumentRow | None:
         row = self.conn.execute(
@@ -383,6 +448,26 @@ class Store:
 
     def documents(self) -> list[DocumentRow]:
         return [_doc(r) for r in self.conn.execute("SELECT * FROM documents ORDER BY id")]
+
+    def passage_records(self, doc_id: int) -> list[PassageRecord]:
+        """A document's passages as stored (text, place and embedding; no tags), in order."""
+        return [
+            PassageRecord(
+                seq=r[0],
+                page_start=r[1],
+                page_end=r[2],
+                para_start=r[3],
+                para_end=r[4],
+                heading=r[5],
+                text=r[6],
+                embedding=np.frombuffer(r[7], dtype=np.float32),
+            )
+            for r in self.conn.execute(
+                "SELECT seq, page_start, page_end, para_start, para_end, heading, text,"
+                " embedding FROM passages WHERE doc_id = ? ORDER BY seq",
+                (doc_id,),
+            )
+        ]
 
     def passage_ids(self, doc_id: int) -> list[int]:
         return [
@@ -810,9 +895,10 @@ class Store:
             (pid, min(abs(s[2]) for s in scores)),
         )
 
-    @staticmethod
-    def _override(c: sqlite3.Connection, key: str, axis: str, labels: list[str]) -> None:
+    @classmethod
+    def _override(cls, c: sqlite3.Connection, key: str, axis: str, labels: list[str]) -> None:
         """A reviewed passage shows the reviewed labels at once, everywhere."""
+        cls._bump_tags(c)
         ids = [r[0] for r in c.execute("SELECT id FROM passages WHERE text_key = ?", (key,))]
         for pid in ids:
             c.execute("DELETE FROM passage_tags WHERE passage_id = ? AND axis = ?", (pid, axis))
@@ -859,6 +945,7 @@ class Store:
         axes stay as reviewed). Returns how many passages changed tags."""
         changed = 0
         with self.transaction() as c:
+            self._bump_tags(c)
             for pid, label_scores in (scores or {}).items():
                 self._write_scores(c, pid, label_scores)
             for pid, new in tags.items():
@@ -1004,18 +1091,6 @@ class Store:
         for r in rows:
             out.setdefault(r[0], []).append((r[1], r[2]))
         return out
-
-    def iter_passage_texts(self, batch: int = 2048) -> Iterator[list[sqlite3.Row]]:
-        last = 0
-        while True:
-            rows = self.conn.execute(
-                "SELECT id, heading, text FROM passages WHERE id > ? ORDER BY id LIMIT ?",
-                (last, batch),
-            ).fetchall()
-            if not rows:
-                return
-            yield rows
-            last = int(rows[-1]["id"])
 
     def iter_passages(self, batch: int = 512) -> Iterator[list[sqlite3.Row]]:
         last = 0

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from index.atomic import write_json_atomic
+from atomic import write_json_atomic
 from index.datadir import DataDir
 from nlp.labels import all_labels, slugs
 from nlp.tagger import PassageTagger, TagInput

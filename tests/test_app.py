@@ -350,7 +350,7 @@ def test_library_delete_asks_then_removes(
     assert any("Deleted" in s.value for s in at.success)
     with DataDir(data) as dd:
         left = browse.library(dd.store)
-        assert dd.vector_index().ntotal == dd.store.counts()["passages"]
+        assert dd.engine.count() == dd.store.counts()["passages"]
     assert victim.doc_id not in {d.doc_id for d in left} and len(left) == len(docs) - 1
 
 

@@ -11,9 +11,10 @@ import pytest
 from errors import DataDirError, DocumentNotFound, PageRenderError, UploadError
 from index import browse
 from index.datadir import DataDir
-from index.documents import delete_document
+from index.engine import keyword
 from index.search import Searcher
 from index.uploads import UPLOADS_DIR, safe_name, save_upload
+from index.writes import delete_document
 from ingest.render import line_boxes, match_words, normalise_word, render_page
 from tests.conftest import CORPUS_PDF, corpus_file
 
@@ -91,16 +92,17 @@ def test_delete_document_updates_store_vectors_and_manifest(demo_dir: Path, tmp_
         with pytest.raises(DataDirError):
             delete_document(dd, victim.doc_id)  # read-only handle
     with DataDir(data, write=True) as dd:
-        before = dd.vector_index().ntotal
+        before = dd.engine.count()
         gone = delete_document(dd, victim.doc_id)
         with pytest.raises(DocumentNotFound):
             delete_document(dd, victim.doc_id)
     assert gone.passages_removed == victim.passages > 0
     with DataDir(data) as dd:
-        assert dd.vector_index().ntotal == before - victim.passages
+        assert dd.engine.count() == before - victim.passages
         assert dd.manifest()["generation"] == dd.store.generation
         assert victim.doc_id not in {d.doc_id for d in browse.library(dd.store)}
-        assert dd.keyword_index().generation == dd.store.generation
+        assert dd.engine.state.generation == dd.store.generation
+        assert keyword.is_saved(data, dd.store.generation)
         hits = Searcher(dd).search("Rapid deployment lessons from SHIRBRIG 1996-2009", k=40)
         assert hits.documents
         assert victim.doc_id not in {d.doc_id for d in hits.documents}

@@ -57,7 +57,7 @@ def test_sigkill_mid_ingest_keeps_the_earlier_state(tmp_path: Path) -> None:
             "(SELECT 1 FROM passages p WHERE p.doc_id = d.id)"
         ).fetchone()[0]
         assert empty_docs == 0  # never half a document
-        assert dd.vector_index().ntotal == counts["passages"]
+        assert dd.engine.count() == counts["passages"]
         hits = Searcher(dd).search("Standby High Readiness Brigade", k=3).passages
         assert "shirbrig" in hits[0].source
 
@@ -66,4 +66,4 @@ def test_sigkill_mid_ingest_keeps_the_earlier_state(tmp_path: Path) -> None:
     assert report.status_counts()["failed"] == 0
     with DataDir(data) as dd:
         assert dd.store.counts()["documents"] == len(list(CORPUS_PDF.glob("*.pdf")))
-        assert dd.vector_index().ntotal == dd.store.counts()["passages"]
+        assert dd.engine.count() == dd.store.counts()["passages"]

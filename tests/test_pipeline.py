@@ -11,7 +11,8 @@ import pytest
 
 import cli
 from errors import DataDirError
-from index.datadir import FAISS_NAME, FORMAT_VERSION, MANIFEST_NAME, DataDir
+from index.datadir import FORMAT_VERSION, MANIFEST_NAME, DataDir
+from index.engine.local import FAISS_NAME
 from pipeline import ingest_paths
 from settings import Settings
 from tests.conftest import CORPUS_PDF, corpus_file
@@ -68,7 +69,7 @@ def test_manifest_describes_the_folder(demo_dir: Path) -> None:
     assert manifest["counts"]["documents"] == len(list(CORPUS_PDF.glob("*.pdf")))
     assert {"faiss-cpu", "torch", "spacy", "pdfplumber"} <= set(manifest["libraries"])
     with DataDir(demo_dir) as dd:
-        assert dd.vector_index().ntotal == dd.store.counts()["passages"]
+        assert dd.engine.count() == dd.store.counts()["passages"]
         assert manifest["generation"] == dd.store.generation
 
 
@@ -106,17 +107,17 @@ def test_reingest_skips_unchanged_replaces_changed_and_prunes(tmp_path: Path) ->
     assert [f.status for f in third.files if f.path == str(changed)] == ["ok"]
     assert third.status_counts()["skipped"] == 2
     with DataDir(settings.data_dir) as dd:
-        index = dd.vector_index()
-        assert index.ntotal == dd.store.counts()["passages"]
+        assert dd.engine.count() == dd.store.counts()["passages"]
         live = {int(i) for ids, _ in dd.store.iter_embeddings() for i in ids}
         assert not old_ids & live
+        assert len(dd.engine.doc_ids(sorted(old_ids))) == 0  # gone from the engine too
 
     (src / names[1]).unlink()
     pruned = ingest_paths([src], settings, prune=True)
     assert pruned.pruned == [str(src / names[1])]
     with DataDir(settings.data_dir) as dd:
         assert dd.store.counts()["documents"] == 2
-        assert dd.vector_index().ntotal == dd.store.counts()["passages"]
+        assert dd.engine.count() == dd.store.counts()["passages"]
 
 
 def one_brief(tmp_path: Path) -> tuple[Path, Settings]:
@@ -177,7 +178,7 @@ def test_stale_or_missing_faiss_file_is_rebuilt_from_the_store(tmp_path: Path) -
     ingest_paths([corpus_file("shirbrig")], settings)
     (settings.data_dir / FAISS_NAME).write_bytes(b"garbage")
     with DataDir(settings.data_dir) as dd:
-        assert dd.vector_index().ntotal == dd.store.counts()["passages"] > 0
+        assert dd.engine.count() == dd.store.counts()["passages"] > 0
 
 
 def test_data_folder_errors_are_clear(tmp_path: Path) -> None:

@@ -1,6 +1,7 @@
-"""The keyword index: BM25 (bm25s) over passage headings and text, stemmed, English stopwords.
+"""The keyword index: BM25 (bm25s) over passage text, stemmed, English stopwords.
 
-Stored as a versioned folder beside the FAISS file and derived, like it, from lessons.db:
+Part of the local engine (`index/engine/local.py`). Stored as a versioned folder beside the
+FAISS file and derived, like it, from the library (lessons.db):
 
     data/keyword/g<generation>/
       manifest.json         format, generation, passages, tokenizer, BM25 parameters
@@ -9,7 +10,7 @@ Stored as a versioned folder beside the FAISS file and derived, like it, from le
 
 A folder is built under a `.part` name and renamed into place, so a crash leaves either the old
 index or the new one; the index matching the store's generation is the current one, and a stale
-or missing one is rebuilt from SQLite.
+or missing one is rebuilt from the library's passage texts.
 
 bm25s was chosen over SQLite FTS5 because scoring every passage at once (a sparse column sum)
 gives the full score vector that fusion and in-retrieval filters need, in about a millisecond
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,13 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from index.atomic import _fsync_dir, write_json_atomic
-from index.store import Store
+from atomic import fsync_dir, write_json_atomic
 
 KEYWORD_FORMAT = 1
 KEYWORD_DIR = "keyword"
 K1 = 1.2
-WITH_HEADINGS = False
 B = 0.75
 
 
@@ -42,6 +42,13 @@ def _stemmer() -> Any:
     import Stemmer
 
     return Stemmer.Stemmer("english")
+
+
+def stopwords() -> frozenset[str]:
+    """bm25s's English stopwords: what snippets leave unmarked, as keyword search ignores them."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN)
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:
@@ -67,15 +74,16 @@ class KeywordIndex:
         return np.asarray(self.model.get_scores(tokens), dtype=np.float32)
 
 
-def build(store: Store, generation: int) -> KeywordIndex:
+def build(batches: Iterable[list[tuple[int, str]]], generation: int) -> KeywordIndex:
+    """Index (passage id, text) pairs given in ascending id order."""
     import bm25s
 
     ids: list[int] = []
     texts: list[str] = []
-    for rows in store.iter_passage_texts():
-        for r in rows:
-            ids.append(int(r["id"]))
-            texts.append(f"{r['heading'] or ''} {r['text']}" if WITH_HEADINGS else r["text"])
+    for batch in batches:
+        for pid, text in batch:
+            ids.append(int(pid))
+            texts.append(text)
     model = bm25s.BM25(k1=K1, b=B)
     if texts:
         model.index(tokenize(texts), show_progress=False)
@@ -105,7 +113,7 @@ def save(index: KeywordIndex, data_dir: Path) -> Path:
     )
     shutil.rmtree(final, ignore_errors=True)
     part.rename(final)
-    _fsync_dir(root)
+    fsync_dir(root)
     for old in root.iterdir():  # earlier generations and leftovers of a crash
         if old != final:
             shutil.rmtree(old, ignore_errors=True)
