@@ -72,8 +72,29 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_search(args: argparse.Namespace) -> int:
+def _reader(settings: Any) -> Any:  # -> DataDir
+    """A read handle on the library, upgraded first when an earlier version wrote it (the CLI
+    is the operator's tool; the upgrade takes the writer handle, briefly and visibly)."""
     from index.datadir import DataDir
+
+    ran = DataDir.upgrade(settings.data_dir)
+    if ran:
+        print(f"note: library upgraded ({', '.join(ran)})", file=sys.stderr)
+    return DataDir(settings.data_dir)
+
+
+def cmd_upgrade(args: argparse.Namespace) -> int:
+    from index.datadir import DataDir
+
+    settings = _settings(args)
+    if not settings.data_dir.is_dir():
+        raise FileNotFoundError(f"no data folder at {settings.data_dir}")
+    ran = DataDir.upgrade(settings.data_dir)
+    print(f"upgraded: {', '.join(ran)}" if ran else "the library is up to date")
+    return EXIT_OK
+
+
+def cmd_search(args: argparse.Namespace) -> int:
     from index.filters import Filters
     from index.search import Searcher
     from index.snippets import bracket
@@ -83,7 +104,7 @@ def cmd_search(args: argparse.Namespace) -> int:
         print("error: --k must be at least 1", file=sys.stderr)
         return EXIT_USAGE
     filters = Filters.parse(args.filter or [])
-    with DataDir(settings.data_dir) as dd:
+    with _reader(settings) as dd:
         searcher = Searcher(dd, threads=settings.torch_threads)
         if args.like is not None:
             res = searcher.more_like_this(passage_id=args.like, k=args.k, filters=filters)
@@ -153,7 +174,6 @@ def cmd_search(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from index.datadir import DataDir
     from index.evaluation import evaluate_search, load_qrels, load_queries
     from index.search import Searcher
 
@@ -162,7 +182,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
     qrels = load_qrels(args.qrels)
     if not any(q.qid in qrels for q in queries):
         raise ValueError(f"none of the queries in {args.queries} has judgments in {args.qrels}")
-    with DataDir(settings.data_dir) as dd:
+    with _reader(settings) as dd:
         searcher = Searcher(dd, threads=settings.torch_threads)
         report = evaluate_search(searcher, queries, qrels, k=10)
     if args.json:
@@ -184,10 +204,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from index.datadir import DataDir
 
     settings = _settings(args)
-    with DataDir(settings.data_dir) as dd:
+    with _reader(settings) as dd:
         counts = dd.store.counts()
         failures = dd.store.failures_by_reason()
         size = dd.size_on_disk()
@@ -325,12 +344,11 @@ def cmd_eval_tags(args: argparse.Namespace) -> int:
 
 
 def cmd_reviews(args: argparse.Namespace) -> int:
-    from index.datadir import DataDir
-    from index.reviews import export_events_csv, list_events
+    from index.review_audit import export_events_csv, list_events
 
     settings = _settings(args)
     filters = {"reviewer": args.reviewer, "label": args.label, "passage_id": args.passage}
-    with DataDir(settings.data_dir) as dd:
+    with _reader(settings) as dd:
         if args.csv:
             n = export_events_csv(dd.store, args.csv, **filters)
             print(f"{n} review events written to {args.csv}")
@@ -350,11 +368,10 @@ def cmd_reviews(args: argparse.Namespace) -> int:
 
 
 def cmd_pack_list(args: argparse.Namespace) -> int:
-    from index.datadir import DataDir
-    from index.packs import list_packs
+    from index.library.packs import list_packs
 
     settings = _settings(args)
-    with DataDir(settings.data_dir) as dd:
+    with _reader(settings) as dd:
         packs = list_packs(dd.store)
     if not packs:
         print("No briefing packs yet.")
@@ -365,11 +382,10 @@ def cmd_pack_list(args: argparse.Namespace) -> int:
 
 def cmd_pack_export(args: argparse.Namespace) -> int:
     from briefing import export_pack
-    from index.datadir import DataDir
-    from index.packs import find_pack
+    from index.library.packs import find_pack
 
     settings = _settings(args)
-    with DataDir(settings.data_dir) as dd:
+    with _reader(settings) as dd:
         pack = find_pack(dd.store, args.name)
     path = export_pack(pack, args.out, args.format)
     print(f"{pack.name}: {len(pack.items)} excerpts written to {path}")
@@ -384,34 +400,39 @@ def build_parser() -> argparse.ArgumentParser:
         '"SHIRBRIG rapid reaction lessons"',
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    data_help = "data folder (default: $LESSONS_DATA_DIR or data/)"
+    # What every command shares, declared once.
+    data = argparse.ArgumentParser(add_help=False)
+    data.add_argument(
+        "--data-dir", type=Path, help="data folder (default: $LESSONS_DATA_DIR or data/)"
+    )
+    as_json = argparse.ArgumentParser(add_help=False)
+    as_json.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
 
     p = sub.add_parser(
         "ingest",
+        parents=[data, as_json],
         help="read PDFs into the data folder",
         description="Ingest PDF files and folders (recursively). Unchanged files are skipped; "
         "a file that cannot be read is reported with its reason and the batch goes on.",
         epilog="Example: python cli.py ingest corpus/pdf reports/ --prune",
     )
     p.add_argument("paths", nargs="+", metavar="PATH", help="PDF files or folders")
-    p.add_argument("--data-dir", type=Path, help=data_help)
     p.add_argument("--password", help="password to try on encrypted PDFs")
     p.add_argument(
         "--prune",
         action="store_true",
         help="remove documents whose files under PATH no longer exist",
     )
-    p.add_argument("--json", action="store_true", help="print the report as JSON on stdout")
     p.set_defaults(func=cmd_ingest)
 
     p = sub.add_parser(
         "search",
+        parents=[data, as_json],
         help="search passages",
         description="Search the ingested passages by meaning.",
         epilog='Example: python cli.py search "SHIRBRIG rapid reaction lessons" --k 5',
     )
     p.add_argument("query", metavar="QUERY", nargs="?", default="")
-    p.add_argument("--data-dir", type=Path, help=data_help)
     p.add_argument("--k", type=int, default=10, help="number of results (default 10)")
     p.add_argument(
         "--filter",
@@ -431,11 +452,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--like", type=int, metavar="PASSAGE_ID", help="more like this passage")
     p.add_argument("--like-doc", type=int, metavar="DOC_ID", help="more like this document")
-    p.add_argument("--json", action="store_true", help="print results as JSON")
     p.set_defaults(func=cmd_search)
 
     p = sub.add_parser(
         "eval",
+        parents=[data, as_json],
         help="retrieval quality and latency over TREC qrels",
         description="Document-level nDCG@10, Recall@10 and MRR@10 for the system, BM25-only "
         "and dense-only over the same index, and search latency p50/p95 (model loaded). "
@@ -445,32 +466,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--queries", type=Path, required=True, metavar="FILE")
     p.add_argument("--qrels", type=Path, required=True, metavar="FILE")
-    p.add_argument("--data-dir", type=Path, help=data_help)
-    p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser(
         "stats",
+        parents=[data],
         help="what the data folder holds",
         description="Documents, pages, passages, failures by reason and size on disk.",
         epilog="Example: python cli.py stats --data-dir data",
     )
-    p.add_argument("--data-dir", type=Path, help=data_help)
     p.set_defaults(func=cmd_stats)
 
     p = sub.add_parser(
         "tag",
+        parents=[data],
         help="tag texts with A4P areas and partnership pillars",
         description='Read JSON lines {"id", "text"} and print one line per input: '
         '{"id", "a4p", "pillars", "scores", "evidence"}.',
         epilog="Example: python cli.py tag --jsonl passages.jsonl > tags.jsonl",
     )
     p.add_argument("--jsonl", type=Path, required=True, metavar="FILE")
-    p.add_argument("--data-dir", type=Path, help=data_help)
     p.set_defaults(func=cmd_tag)
 
     p = sub.add_parser(
         "train",
+        parents=[data],
         help="import reviewed labels and retrain the tagger if they changed",
         description='Import reviewed labels (JSON lines {"text", "a4p": [...], '
         '"pillars": [...]}; a missing axis is not reviewed, an empty list means '
@@ -480,23 +500,22 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--labels", type=Path, metavar="FILE.jsonl")
     p.add_argument("--reviewer", help="name recorded with the imported labels")
-    p.add_argument("--data-dir", type=Path, help=data_help)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser(
         "eval-tags",
+        parents=[data, as_json],
         help="precision, recall and F1 of the tagger on a gold file",
         description="Per-label precision, recall and F1, micro and macro F1, over the labels "
         "present in the gold file (same format as train --labels).",
         epilog="Example: python cli.py eval-tags --gold gold.jsonl --json",
     )
     p.add_argument("--gold", type=Path, required=True, metavar="FILE")
-    p.add_argument("--data-dir", type=Path, help=data_help)
-    p.add_argument("--json", action="store_true", help="print the scores as JSON")
     p.set_defaults(func=cmd_eval_tags)
 
     p = sub.add_parser(
         "reviews",
+        parents=[data],
         help="the audit trail of review corrections",
         description="List review events (who changed which labels of which passage, when, "
         "from what to what, and what the model predicted), newest first, or export them all "
@@ -508,7 +527,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--label", help="only events where this label was shown, saved or predicted")
     p.add_argument("--passage", type=int, metavar="ID", help="only this passage's events")
     p.add_argument("--limit", type=int, default=50, help="events to list (default 50)")
-    p.add_argument("--data-dir", type=Path, help=data_help)
     p.set_defaults(func=cmd_reviews)
 
     p = sub.add_parser(
@@ -520,14 +538,15 @@ def build_parser() -> argparse.ArgumentParser:
     pack_sub = p.add_subparsers(dest="pack_command", required=True, metavar="ACTION")
     q = pack_sub.add_parser(
         "list",
+        parents=[data],
         help="every pack with its number of items",
         description="Every briefing pack, the most recently changed first.",
         epilog="Example: python cli.py pack list",
     )
-    q.add_argument("--data-dir", type=Path, help=data_help)
     q.set_defaults(func=cmd_pack_list)
     q = pack_sub.add_parser(
         "export",
+        parents=[data],
         help="export a pack to DOCX, PDF or Markdown",
         description="Export a briefing pack: title page, contents, excerpts with notes and "
         "citations, sources.",
@@ -536,8 +555,18 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("name", metavar="NAME", help="the pack's name")
     q.add_argument("--format", choices=("docx", "pdf", "md"), help="default: from --out")
     q.add_argument("--out", type=Path, required=True, metavar="FILE")
-    q.add_argument("--data-dir", type=Path, help=data_help)
     q.set_defaults(func=cmd_pack_export)
+
+    p = sub.add_parser(
+        "upgrade",
+        parents=[data],
+        help="bring a library written by an earlier version up to date",
+        description="Run the library's pending migration steps (each named, in its own "
+        "transaction, recorded). The app and every command do this on their own when they "
+        "open an older library; this does it now, and says what ran.",
+        epilog="Example: python cli.py upgrade --data-dir data",
+    )
+    p.set_defaults(func=cmd_upgrade)
     return parser
 
 

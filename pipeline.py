@@ -17,7 +17,7 @@ from pathlib import Path
 
 from errors import IngestError
 from index.datadir import DataDir
-from index.store import PassageRecord, Replaced
+from index.library import PassageRecord, Replaced
 from index.tagging import Tagging
 from index.writes import LibraryWriter, StoredFile
 from ingest import (

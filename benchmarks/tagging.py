@@ -425,13 +425,11 @@ def corpus_cv() -> dict[str, object]:
     data = ROOT / "data"
     if not (data / "lessons.db").exists():
         sys.exit("build the demo data folder first: make demo")
-    with DataDir(data) as dd:
-        rows = dd.store.conn.execute(
-            "SELECT d.file_name, p.text FROM passages p JOIN documents d ON d.id = p.doc_id"
-        ).fetchall()
     passages: dict[str, list[str]] = {}
-    for r in rows:
-        passages.setdefault(r[0].removesuffix(".pdf"), []).append(r[1])
+    with DataDir(data) as dd:
+        for doc in dd.store.documents():
+            for p in dd.store.passages_of(doc.id):
+                passages.setdefault(doc.file_name.removesuffix(".pdf"), []).append(p.text)
     labels = list(slugs())
     order = [d.source.removeprefix("corpus:") for d in docs]
     random.Random(0).shuffle(order)

@@ -37,28 +37,22 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         shutil.copytree(args.data_dir, data, ignore=shutil.ignore_patterns(".lock"))
-        with DataDir(data) as dd:
+        with DataDir(data, write=True) as dd:
             store = dd.store
-            ids = [r[0] for r in store.conn.execute("SELECT id FROM passages")]
+            ids = [i for d in store.documents() for i in store.passage_ids(d.id)]
             sources = sorted({d.source_path for d in store.documents()})
             for pid in ids:
-                tags = store.tags_for([pid]).get(pid, {})
-                shown = {"a4p": tags.get("a4p", []), "pillars": tags.get("pillars", [])}
+                tags = store.tags_for([pid])[pid]
+                shown = tags.as_json()
                 review_passage(store, pid, **shown, reviewer="benchmark", expected=shown)
-            reviewed = store.conn.execute(
-                "SELECT COUNT(DISTINCT text_key) FROM reviewed_labels"
-            ).fetchone()[0]
+            reviewed = len(store.reviewed_items())
         report = ingest_paths([Path(s) for s in sources], Settings.from_env(data_dir=data))
         notes = [n for f in report.files for n in f.notes]
         carried = sum(int(n.split()[0]) for n in notes if "read differently" in n)
         unmatched = sum(int(n.split()[0]) for n in notes if "no longer match" in n)
         with DataDir(data) as dd:
-            q = dd.store.conn.execute
-            passages = q("SELECT COUNT(*) FROM passages").fetchone()[0]
-            showing = q(
-                "SELECT COUNT(*) FROM passages p WHERE EXISTS"
-                " (SELECT 1 FROM reviewed_labels r WHERE r.text_key = p.text_key)"
-            ).fetchone()[0]
+            passages = dd.store.passage_count()
+            showing = dd.store.review_progress()[1]
     print(f"files: {dict(Counter(f.status for f in report.files))}")
     print(f"reviewed texts before: {reviewed}")
     print(f"  unchanged by the new reading: {reviewed - carried - unmatched}")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from index.packs import PackItem
+from index.library import Locator
+from index.library.packs import PackItem
 
 
 def long_date(iso: str | None) -> str | None:
@@ -18,14 +19,6 @@ def long_date(iso: str | None) -> str | None:
     return f"{d.day} {d.strftime('%B')} {d.year}"
 
 
-def _span(one: str, many: str, start: int | None, end: int | None) -> str | None:
-    if start is None:
-        return None
-    if end is None or end == start:
-        return f"{one} {start}"
-    return f"{many} {start}–{end}"
-
-
 def document_reference(item: PackItem) -> str:
     """Title with symbol and date: `Title (S/2005/123, 12 March 2005)`."""
     extra = ", ".join(x for x in (item.symbol, long_date(item.date)) if x)
@@ -34,12 +27,8 @@ def document_reference(item: PackItem) -> str:
 
 def citation(item: PackItem) -> str:
     """The full citation of an excerpt: document, pages and paragraphs."""
-    parts = [
-        document_reference(item),
-        _span("p.", "pp.", item.page_start, item.page_end),
-        _span("¶", "¶¶", item.para_start, item.para_end),
-    ]
-    return ", ".join(x for x in parts if x)
+    where = Locator(item.page_start, item.page_end, item.para_start, item.para_end).citation
+    return ", ".join(x for x in (document_reference(item), where) if x)
 
 
 def source_entry(item: PackItem) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 from atomic import write_bytes_atomic
 from briefing.outline import Outline, build_outline
 from errors import ExportError
-from index.packs import Pack
+from index.library.packs import Pack
 
 FORMATS = ("docx", "pdf", "md")
 MEDIA_TYPES = {

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from briefing.citation import citation, source_entry
-from index.packs import Pack
+from index.library.packs import Pack
 
 HEADING_CHARS = 90
 # Characters XML 1.0 cannot hold (python-docx refuses them) and that mean nothing in print.

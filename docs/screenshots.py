@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sqlite3
 import sys
 import tempfile
 import urllib.parse
@@ -94,17 +93,19 @@ def prepare(data: Path) -> None:
     """Sample content in the copy: a briefing pack of three excerpts and a few reviews, so
     the Packs and Review pages show what they are for."""
     from index.datadir import DataDir
-    from index.packs import add_passages, create_pack, get_pack, set_grouping, set_intro, set_note
+    from index.library.packs import (
+        add_passages,
+        create_pack,
+        get_pack,
+        set_grouping,
+        set_intro,
+        set_note,
+    )
     from index.reviews import review_passage, review_queue
 
-    with DataDir(data) as dd:
-        ids = [
-            int(r[0])
-            for r in dd.store.conn.execute(
-                "SELECT p.id FROM passages p JOIN documents d ON d.id = p.doc_id"
-                " WHERE d.file_name LIKE '%shirbrig%' AND p.seq > 0 ORDER BY d.id, p.seq LIMIT 3"
-            )
-        ]
+    with DataDir(data, write=True) as dd:
+        shirbrig = [d for d in dd.store.documents() if "shirbrig" in d.file_name.lower()]
+        ids = [p.id for d in shirbrig for p in dd.store.passages_of(d.id) if p.seq > 0][:3]
         pack = create_pack(dd.store, "Rapid deployment: lessons for the AU liaison office")
         set_intro(
             dd.store,
@@ -130,16 +131,15 @@ def prepare(data: Path) -> None:
 
 def first_hit(data: Path) -> tuple[int, int]:
     """The SHIRBRIG closure note and its 'Lessons' passage, a stable page to show."""
-    conn = sqlite3.connect(str(data / "lessons.db"))
-    try:
-        row = conn.execute(
-            "SELECT p.doc_id, p.id FROM passages p JOIN documents d ON d.id = p.doc_id"
-            " WHERE d.file_name LIKE '%shirbrig-closure%' ORDER BY p.heading = 'Lessons' DESC,"
-            " p.seq LIMIT 1"
-        ).fetchone()
-    finally:
-        conn.close()
-    return (int(row[0]), int(row[1])) if row else (1, 1)
+    from index.datadir import DataDir
+
+    with DataDir(data) as dd:
+        for doc in dd.store.documents():
+            if "shirbrig-closure" in doc.file_name.lower():
+                passages = dd.store.passages_of(doc.id)
+                best = min(passages, key=lambda p: (p.heading != "Lessons", p.seq))
+                return doc.id, best.id
+    return 1, 1
 
 
 if __name__ == "__main__":

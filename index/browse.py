@@ -7,38 +7,22 @@ search catalogue (`index/catalog.py`), so the library list, the filters and the 
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from errors import DocumentNotFound
 from index.catalog import DocumentInfo, load_catalog
-from index.store import Store
+from index.library import IngestProblem, Locator, Store, StoredPassage
+from index.library.tags import DOC_TAG_SHARE
 from nlp.labels import slugs
 
 STATUS_READY = "ready"
 STATUS_FILE_MISSING = "file missing"
 
 
-def locator(
-    page_start: int,
-    page_end: int | None = None,
-    para_start: int | None = None,
-    para_end: int | None = None,
-) -> str:
-    """A citation locator as readers expect it: "p. 12, ¶ 31" or "pp. 12–13, ¶¶ 31–33"."""
-    if page_end is None or page_end == page_start:
-        out = f"p. {page_start}"
-    else:
-        out = f"pp. {page_start}–{page_end}"
-    if para_start is not None:
-        if para_end is None or para_end == para_start:
-            out += f", ¶ {para_start}"
-        else:
-            out += f", ¶¶ {para_start}–{para_end}"
-    return out
+DOCUMENT_TAG_RULE = f"a label that at least {DOC_TAG_SHARE:.0%} of them carry"
 
 
 def year_of(date: str | None) -> int | None:
@@ -74,17 +58,6 @@ class DocumentSummary:
 
 
 @dataclass(frozen=True)
-class IngestProblem:
-    """A file the library tried to read and could not (from the ingest log)."""
-
-    source_path: str
-    file_name: str
-    reason_code: str | None
-    reason: str | None
-    at: str
-
-
-@dataclass(frozen=True)
 class PassageView:
     passage_id: int
     doc_id: int
@@ -101,8 +74,8 @@ class PassageView:
     reviewed: tuple[str, ...]  # axes whose labels a reviewer set
 
     @property
-    def locator(self) -> str:
-        return locator(self.page_start, self.page_end, self.para_start, self.para_end)
+    def locator(self) -> Locator:
+        return Locator(self.page_start, self.page_end, self.para_start, self.para_end)
 
 
 @dataclass(frozen=True)
@@ -176,109 +149,73 @@ def _summary(info: DocumentInfo, ingested_at: str) -> DocumentSummary:
 def library(store: Store) -> list[DocumentSummary]:
     """Every document, newest date first (undated last), with its tags and status."""
     catalog = load_catalog(store)
-    added = dict(store.conn.execute("SELECT id, ingested_at FROM documents").fetchall())
-    out = [_summary(info, added.get(doc_id, "")) for doc_id, info in catalog.items()]
+    out = [_summary(info, info.ingested_at) for info in catalog.values()]
     return sorted(out, key=lambda d: (d.date or "", d.doc_id), reverse=True)
 
 
 def ingest_problems(store: Store) -> list[IngestProblem]:
     """Files whose last ingest failed, most recent first."""
-    return [
-        IngestProblem(r[0], Path(r[0]).name, r[1], r[2], r[3])
-        for r in store.conn.execute(
-            "SELECT source_path, reason_code, reason, at FROM ingest_log"
-            " WHERE status = 'failed' ORDER BY at DESC, source_path"
-        )
-    ]
+    return store.ingest_problems()
 
 
-def _passage_views(store: Store, rows: Iterable[sqlite3.Row]) -> list[PassageView]:
-    rows = list(rows)
-    ids = [int(r["id"]) for r in rows]
-    tags: dict[int, dict[str, list[tuple[str, float]]]] = {i: {} for i in ids}
-    for i in range(0, len(ids), 500):
-        chunk = ids[i : i + 500]
-        marks = ",".join("?" * len(chunk))
-        for t in store.conn.execute(
-            f"SELECT passage_id, axis, label, score FROM passage_tags WHERE passage_id IN ({marks})"
-            " ORDER BY score DESC, label",
-            chunk,
-        ):
-            tags[t[0]].setdefault(t[1], []).append((t[2], float(t[3])))
-    reviewed = store.reviewed_for(r["text_key"] for r in rows if r["text_key"])
+def _passage_views(store: Store, passages: Sequence[StoredPassage]) -> list[PassageView]:
+    tags = store.tags_with_scores([p.id for p in passages])
+    reviewed = store.reviewed_for(p.text_key for p in passages if p.text_key)
     out = []
-    for r in rows:
-        own = tags[int(r["id"])]
+    for p in passages:
+        own = tags[p.id]
         out.append(
             PassageView(
-                passage_id=int(r["id"]),
-                doc_id=int(r["doc_id"]),
-                seq=int(r["seq"]),
-                page_start=int(r["page_start"]),
-                page_end=int(r["page_end"]),
-                para_start=r["para_start"],
-                para_end=r["para_end"],
-                heading=r["heading"],
-                text=r["text"],
+                passage_id=p.id,
+                doc_id=p.doc_id,
+                seq=p.seq,
+                page_start=p.locator.page or 0,
+                page_end=p.locator.page_end or p.locator.page or 0,
+                para_start=p.locator.paragraph,
+                para_end=p.locator.paragraph_end,
+                heading=p.heading,
+                text=p.text,
                 a4p=tuple(lab for lab, _ in own.get("a4p", [])),
                 pillars=tuple(lab for lab, _ in own.get("pillars", [])),
                 scores={lab: s for axis in own.values() for lab, s in axis},
-                reviewed=tuple(sorted(reviewed.get(r["text_key"] or "", {}))),
+                reviewed=tuple(sorted(reviewed.get(p.text_key, {}))),
             )
         )
     return out
 
 
 def passage(store: Store, passage_id: int) -> PassageView:
-    row = store.conn.execute("SELECT * FROM passages WHERE id = ?", (passage_id,)).fetchone()
-    if row is None:
+    found = store.passages_by_ids([passage_id]).get(passage_id)
+    if found is None:
         raise DocumentNotFound(f"passage {passage_id} is not in the library (deleted or re-read)")
-    return _passage_views(store, [row])[0]
+    return _passage_views(store, [found])[0]
 
 
 def document_detail(store: Store, doc_id: int) -> DocumentDetail:
-    row = store.conn.execute(
-        "SELECT ingested_at, extractor, size_bytes FROM documents WHERE id = ?", (doc_id,)
-    ).fetchone()
-    info = load_catalog(store).get(doc_id) if row is not None else None
-    if row is None or info is None:
+    doc = store.document(doc_id)
+    info = load_catalog(store).get(doc_id) if doc is not None else None
+    if doc is None or info is None:
         raise DocumentNotFound(f"document {doc_id} is not in the library (deleted or re-read)")
-    passages = _passage_views(
-        store,
-        store.conn.execute("SELECT * FROM passages WHERE doc_id = ? ORDER BY seq", (doc_id,)),
-    )
     return DocumentDetail(
-        summary=_summary(info, row["ingested_at"]),
-        passages=tuple(passages),
-        extractor=row["extractor"],
-        size_bytes=row["size_bytes"],
+        summary=_summary(info, doc.ingested_at),
+        passages=tuple(_passage_views(store, store.passages_of(doc_id))),
+        extractor=doc.extractor,
+        size_bytes=doc.size_bytes,
     )
 
 
 # -- dashboard -------------------------------------------------------------------------------
 def dashboard(store: Store) -> DashboardStats:
-    q = store.conn.execute
     docs = library(store)
-    n_passages = q("SELECT COUNT(*) FROM passages").fetchone()[0]
+    n_passages = store.passage_count()
 
     def per_label(axis: str) -> tuple[LabelCount, ...]:
-        passages = dict(
-            q(
-                "SELECT label, COUNT(DISTINCT passage_id) FROM passage_tags WHERE axis = ?"
-                " GROUP BY label",
-                (axis,),
-            ).fetchall()
-        )
+        passages = store.passages_per_label(axis)
         documents = Counter(lab for d in docs for lab in (d.a4p if axis == "a4p" else d.pillars))
         return tuple(LabelCount(s, documents[s], passages.get(s, 0)) for s in slugs(axis))
 
     mission_docs = Counter(m for d in docs for m in d.missions)
-    mission_passages = dict(
-        q(
-            "SELECT key, COUNT(DISTINCT passage_id) FROM entities WHERE label = 'MISSION'"
-            " GROUP BY key"
-        ).fetchall()
-    )
+    mission_passages = store.entity_passage_counts("MISSION")
     missions = tuple(
         sorted(
             (LabelCount(m, n, mission_passages.get(m, 0)) for m, n in mission_docs.items()),
@@ -291,26 +228,8 @@ def dashboard(store: Store) -> DashboardStats:
         if d.year is not None:
             year_passages[d.year] += d.passages
     years = tuple(LabelCount(str(y), year_docs[y], year_passages[y]) for y in sorted(year_docs))
-    with_a4p, with_pillar, tagged = q(
-        "SELECT COUNT(DISTINCT CASE WHEN axis = 'a4p' THEN passage_id END),"
-        " COUNT(DISTINCT CASE WHEN axis = 'pillars' THEN passage_id END),"
-        " COUNT(DISTINCT passage_id) FROM passage_tags"
-    ).fetchone()
-    reviewed = {
-        axis: n
-        for axis, n in q(
-            "SELECT r.axis, COUNT(DISTINCT p.id) FROM reviewed_labels r"
-            " JOIN passages p ON p.text_key = r.text_key GROUP BY r.axis"
-        )
-    }
-    reviewed_any = q(
-        "SELECT COUNT(DISTINCT p.id) FROM passages p"
-        " WHERE p.text_key IN (SELECT text_key FROM reviewed_labels)"
-    ).fetchone()[0]
-    reviewers, last = q(
-        "SELECT COUNT(DISTINCT reviewer), MAX(at) FROM reviewed_labels"
-        " WHERE text_key IN (SELECT text_key FROM passages)"
-    ).fetchone()
+    with_a4p, with_pillar, tagged = store.tag_coverage()
+    reviewed, reviewed_any, reviewers, last = store.review_progress()
     return DashboardStats(
         documents=len(docs),
         passages=n_passages,

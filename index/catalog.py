@@ -1,17 +1,16 @@
 """What search knows about every document: the fields filters and facets work on.
 
-Read from SQLite in a handful of grouped queries and cached until the database changes (any
-commit, from this process or another: SQLite's data_version and this connection's change count).
+Read from the library in a handful of grouped queries and cached until the database changes (any
+commit, from this process or another: `Store.change_state`).
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass
 
 from index.filters import Filters
-from index.store import Store
+from index.library import Store, Tags
 from nlp.gazetteer import load_gazetteer
 from nlp.glossary import places
 
@@ -41,6 +40,7 @@ class DocumentInfo:
     # passages) keeps this document for, so tag facets count these.
     passage_a4p: tuple[str, ...] = ()
     passage_pillars: tuple[str, ...] = ()
+    ingested_at: str = ""
 
     def matches(self, f: Filters) -> bool:
         if f.doc_ids and self.id not in f.doc_ids:
@@ -76,62 +76,49 @@ def _mission_countries() -> dict[str, tuple[str, ...]]:
 
 
 def load_catalog(store: Store) -> dict[int, DocumentInfo]:
-    conn = store.conn
     org_ids = {e.id for e in load_gazetteer() if e.kind == "ORG"}
     mission_countries = _mission_countries()
     place_names = places()
     orgs: dict[int, list[str]] = {}
     gpes: dict[int, set[str]] = {}
-    for doc_id, label, key, n in conn.execute(
-        "SELECT p.doc_id, e.label, e.key, SUM(e.count) FROM entities e"
-        " JOIN passages p ON p.id = e.passage_id WHERE e.label IN ('ORG', 'GPE')"
-        " GROUP BY 1, 2, 3"
-    ):
+    for doc_id, label, key, n in store.entity_mentions(("ORG", "GPE")):
         if label == "ORG" and key in org_ids and n >= ORG_MIN_MENTIONS:
             orgs.setdefault(doc_id, []).append(key)
         elif label == "GPE" and n >= ORG_MIN_MENTIONS and key.lower() in place_names:
             gpes.setdefault(doc_id, set()).add(place_names[key.lower()])
-    sizes = dict(conn.execute("SELECT doc_id, COUNT(*) FROM passages GROUP BY 1").fetchall())
+    sizes = store.passage_counts()
     tags = store.all_document_tags()
-    passage_labels: dict[tuple[int, str], list[str]] = {}
-    for doc_id, axis, label in conn.execute(
-        "SELECT DISTINCT p.doc_id, t.axis, t.label FROM passage_tags t"
-        " JOIN passages p ON p.id = t.passage_id ORDER BY 1, 2, 3"
-    ):
-        passage_labels.setdefault((doc_id, axis), []).append(label)
+    passage_labels = store.labels_by_document()
     out: dict[int, DocumentInfo] = {}
-    for row in conn.execute(
-        "SELECT id, file_name, source_path, title, symbol, doc_date, doc_type, missions,"
-        " page_count FROM documents"
-    ):
-        missions = tuple(json.loads(row["missions"] or "[]"))
+    for doc in store.documents():
         countries: dict[str, None] = {}
-        for m in missions:
+        for m in doc.missions:
             for c in mission_countries.get(m, ()):
                 countries.setdefault(c, None)
-        for c in sorted(gpes.get(row["id"], ())):
+        for c in sorted(gpes.get(doc.id, ())):
             countries.setdefault(c, None)
-        date = row["doc_date"]
+        date = doc.doc_date
         year = int(date[:4]) if date and date[:4].isdigit() else None
-        doc_tags = tags.get(row["id"], {})
-        out[row["id"]] = DocumentInfo(
-            id=row["id"],
-            file_name=row["file_name"],
-            source_path=row["source_path"],
-            title=row["title"],
-            symbol=row["symbol"],
+        doc_tags = tags.get(doc.id, Tags())
+        out[doc.id] = DocumentInfo(
+            id=doc.id,
+            file_name=doc.file_name,
+            source_path=doc.source_path,
+            title=doc.title,
+            symbol=doc.symbol,
             date=date,
             year=year,
-            doc_type=row["doc_type"] or "other",
-            missions=missions,
+            doc_type=doc.doc_type or "other",
+            missions=doc.missions,
             countries=tuple(countries),
-            organisations=tuple(sorted(orgs.get(row["id"], ()))),
-            a4p=tuple(doc_tags.get("a4p", ())),
-            pillars=tuple(doc_tags.get("pillars", ())),
-            passages=sizes.get(row["id"], 0),
-            page_count=row["page_count"],
-            passage_a4p=tuple(passage_labels.get((row["id"], "a4p"), ())),
-            passage_pillars=tuple(passage_labels.get((row["id"], "pillars"), ())),
+            organisations=tuple(sorted(orgs.get(doc.id, ()))),
+            a4p=doc_tags.a4p,
+            pillars=doc_tags.pillars,
+            passages=sizes.get(doc.id, 0),
+            page_count=doc.page_count,
+            passage_a4p=tuple(passage_labels.get((doc.id, "a4p"), ())),
+            passage_pillars=tuple(passage_labels.get((doc.id, "pillars"), ())),
+            ingested_at=doc.ingested_at,
         )
     return out
 
@@ -144,13 +131,9 @@ class Catalog:
         self._state: tuple[int, int] | None = None
         self._docs: dict[int, DocumentInfo] = {}
 
-    def _current_state(self) -> tuple[int, int]:
-        version = self.store.conn.execute("PRAGMA data_version").fetchone()[0]
-        return int(version), self.store.conn.total_changes
-
     @property
     def documents(self) -> dict[int, DocumentInfo]:
-        state = self._current_state()
+        state = self.store.change_state()
         if state != self._state:
             self._docs = load_catalog(self.store)
             self._state = state

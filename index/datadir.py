@@ -29,7 +29,8 @@ from errors import DataDirError
 from index.embeddings import DIMENSION, MODEL_NAME
 from index.engine import SearchEngine, open_engine
 from index.engine.local import FAISS_NAME
-from index.store import Store
+from index.library import Store
+from index.library.migrations import pending_steps
 
 FORMAT_VERSION = 1
 DB_NAME = "lessons.db"
@@ -57,10 +58,14 @@ def library_versions() -> dict[str, str]:
 
 
 class DataDir:
-    """Open with `DataDir(path, write=True)` to ingest (takes the writer lock), or read-only.
+    """A data folder: `store`, the library of record, and `engine`, the search engine over it
+    (`engine_name`: the local FAISS + bm25s one by default), which catches up with the store on
+    first use.
 
-    `store` is the library of record; `engine` the search engine over it (`engine_name`, the
-    local FAISS + bm25s one by default), which catches up with the store on first use."""
+    `DataDir(path)` is a read handle: the store is opened read-only (never migrated) and the
+    engine writes no file. `DataDir(path, write=True)` is the writer handle: it takes the
+    folder's writer lock (one ingest at a time), migrates the store, and changes go through
+    `index.writes.LibraryWriter`."""
 
     def __init__(
         self, path: Path | str, *, write: bool = False, engine_name: str = "local"
@@ -84,7 +89,10 @@ class DataDir:
         if write:
             self._take_lock()
         try:
-            self.store = Store(self.path / DB_NAME)
+            self.store = Store(self.path / DB_NAME, readonly=not write)
+        except DataDirError:
+            self.close()
+            raise
         except Exception as exc:  # sqlite3.DatabaseError, PermissionError...
             self.close()
             raise DataDirError(f"cannot open {self.path / DB_NAME}: {exc}") from None
@@ -173,6 +181,24 @@ class DataDir:
         """What a long ingest saves now and then, so a kill costs little to redo."""
         self.engine.checkpoint()
         self._write_manifest(self.store.generation)
+
+    @classmethod
+    def upgrade(cls, path: Path | str) -> list[str]:
+        """Bring a library written by an earlier version up to date (its pending migration
+        steps), so read handles can open it; a current one is left alone, unlocked. Returns
+        the steps that ran."""
+        folder = Path(path)
+        db = folder / DB_NAME
+        if not db.exists() or not pending_steps(db):
+            return []
+        with cls(folder, write=True) as dd:
+            return list(dd.store.migrated)
+
+    def editor(self) -> Store:
+        """A second, writable connection to the store for small edits made beside a read
+        handle (a review, a pack change): each is one transaction, and none needs the writer
+        lock that ingests hold. The caller closes it."""
+        return Store(self.path / DB_NAME)
 
     def size_on_disk(self) -> int:
         return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())

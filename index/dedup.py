@@ -15,7 +15,7 @@ import re
 import numpy as np
 
 from index.engine import SearchEngine
-from index.store import Store
+from index.library import Store
 
 NEAR_COSINE = 0.85
 NEAR_JACCARD = 0.6
@@ -53,8 +53,8 @@ def link_near_duplicates(
         return 0
     wanted = set(candidates) | {o for near in candidates.values() for o in near}
     rows = store.passages_by_ids(wanted)
-    texts = {pid: row["text"] for pid, row in rows.items()}
-    doc_of = {pid: row["doc_id"] for pid, row in rows.items()}
+    texts = {pid: row.text for pid, row in rows.items()}
+    doc_of = {pid: row.doc_id for pid, row in rows.items()}
     links: dict[int, int] = {}
     for pid, near in candidates.items():
         mine = shingles(texts.get(pid, ""))
@@ -76,6 +76,5 @@ def scan_all(store: Store, engine: SearchEngine, batch: int = 1024) -> int:
     linked = 0
     for ids, vecs in store.iter_embeddings(batch):
         linked += link_near_duplicates(store, engine, ids, vecs)
-    with store.transaction():
-        store.set_meta("near_duplicates_scanned", "1")
+    store.mark_duplicates_scanned()
     return linked

@@ -27,6 +27,7 @@ from index.datadir import DataDir
 from index.embeddings import encode
 from index.engine import EngineFilter, SearchEngine
 from index.filters import Filters
+from index.library import Locator
 from index.snippets import make_snippet, query_stems
 from nlp.query import ParsedQuery, missions_in, parse_query
 
@@ -59,15 +60,12 @@ class SearchHit:
     scores: dict[str, float] = field(default_factory=dict)  # keyword, dense, fused
 
     @property
+    def locator(self) -> Locator:
+        return Locator(self.page, self.page_end, self.paragraph, self.paragraph_end)
+
+    @property
     def citation(self) -> str:
-        pages = (
-            f"p. {self.page}" if self.page_end == self.page else f"pp. {self.page}–{self.page_end}"
-        )
-        if self.paragraph is None:
-            return pages
-        if self.paragraph_end not in (None, self.paragraph):
-            return f"{pages}, ¶¶ {self.paragraph}–{self.paragraph_end}"
-        return f"{pages}, ¶ {self.paragraph}"
+        return self.locator.citation
 
     def to_json(self) -> dict[str, object]:
         out = asdict(self)
@@ -256,7 +254,7 @@ class Searcher:
         texts = self.dd.store.passages_by_ids(int(i) for i in source_ids[:5])
         # The keyword side reads the source's first words: enough for its distinctive terms
         # without making a 250-word query.
-        words = " ".join(r["text"] for r in texts.values()).split()[:80]
+        words = " ".join(p.text for p in texts.values()).split()[:80]
         pq = ParsedQuery(text=" ".join(words))
         excluded = {int(i) for i in source_ids}
         for copies in self.dd.store.duplicate_groups(excluded).values():
@@ -383,28 +381,27 @@ class Searcher:
             if row is None:  # the index and store disagree: never show a wrong passage
                 continue
             fused, kw, dense = scores[pid]
-            text, spans = make_snippet(row["text"], stems)
+            text, spans = make_snippet(row.text, stems)
+            where = row.locator
             out[pid] = SearchHit(
                 rank=0,
-                doc_id=row["doc_id"],
-                source=row["file_name"],
-                title=row["title"],
-                page=row["page_start"],
-                page_end=row["page_end"],
+                doc_id=row.doc_id,
+                source=row.file_name,
+                title=row.title,
+                page=where.page or 0,
+                page_end=where.page_end or where.page or 0,
                 passage_id=pid,
                 score=round(fused, 4),
                 snippet=text,
                 highlights=spans,
-                a4p=tags[pid].get("a4p", []),
-                pillars=tags[pid].get("pillars", []),
-                symbol=row["symbol"],
-                date=row["doc_date"],
-                paragraph=row["para_start"],
-                paragraph_end=row["para_end"],
-                heading=row["heading"],
-                also_in=tuple(
-                    sorted({doc for _, doc in groups.get(pid, []) if doc != row["doc_id"]})
-                ),
+                a4p=tags[pid]["a4p"],
+                pillars=tags[pid]["pillars"],
+                symbol=row.symbol,
+                date=row.doc_date,
+                paragraph=where.paragraph,
+                paragraph_end=where.paragraph_end,
+                heading=row.heading,
+                also_in=tuple(sorted({doc for _, doc in groups.get(pid, []) if doc != row.doc_id})),
                 scores={
                     "keyword": round(kw, 4),
                     "dense": round(dense, 4),

@@ -250,14 +250,13 @@ class Tagging:
         changed = 0
         total = self.dd.store.counts()["passages"]
         done = 0
-        for rows in self.dd.store.iter_passages():
-            vecs = np.vstack([np.frombuffer(r["embedding"], dtype=np.float32) for r in rows])
-            preds = self.predict([r["text"] for r in rows], vecs, model=model, evidence=False)
+        for ids, texts, vecs in self.dd.store.iter_texts_and_vectors():
+            preds = self.predict(texts, vecs, model=model, evidence=False)
             changed += self.dd.store.replace_tags(
-                {int(r["id"]): p.as_tags() for r, p in zip(rows, preds, strict=True)},
-                {int(r["id"]): p.as_scores() for r, p in zip(rows, preds, strict=True)},
+                {pid: p.as_tags() for pid, p in zip(ids, preds, strict=True)},
+                {pid: p.as_scores() for pid, p in zip(ids, preds, strict=True)},
             )
-            done += len(rows)
+            done += len(ids)
             if progress:
                 progress(done, total)
         return changed

@@ -31,7 +31,7 @@ from errors import DataDirError, DocumentNotFound
 from index.datadir import DataDir
 from index.dedup import link_near_duplicates, scan_all
 from index.engine import IndexedPassage
-from index.store import PassageRecord, Replaced
+from index.library import PassageRecord, Replaced
 
 CHECKPOINT_EVERY_S = 60.0  # a long ingest saves the engine this often
 
@@ -169,7 +169,7 @@ class LibraryWriter:
         else:
             self.dd.engine.flush()  # the engine's own files may still be missing or stale
         self._dirty = False
-        if self.store.get_meta("near_duplicates_scanned") is None:
+        if not self.store.duplicates_scanned:
             scan_all(self.store, self.engine)
 
 

@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 
 from index import browse
 from index.datadir import DataDir
-from index.uploads import UPLOADS_DIR
+from ingest.uploads import UPLOADS_DIR
 from pipeline import ingest_paths
 from settings import Settings
 from tests.conftest import CORPUS_PDF, ROOT
@@ -245,7 +245,7 @@ def open_shirbrig_page(
 ) -> tuple[Path, browse.DocumentSummary, AppTest]:
     """A writable copy of the library, the SHIRBRIG standby brief in it, and its page open."""
     data = copy_library(demo_dir, tmp_path / "data")
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         doc = next(d for d in browse.library(dd.store) if "shirbrig-standby" in d.file_name)
     return data, doc, run_app(data, monkeypatch, "ui/document_page.py", {"doc": str(doc.doc_id)})
 
@@ -253,7 +253,7 @@ def open_shirbrig_page(
 def test_document_tags_are_corrected_on_the_document_page(
     demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from index.reviews import list_events
+    from index.review_audit import list_events
 
     data, doc, at = open_shirbrig_page(demo_dir, tmp_path, monkeypatch)
     key = f"doc-tags-a4p-{doc.doc_id}"
@@ -262,12 +262,12 @@ def test_document_tags_are_corrected_on_the_document_page(
     at.multiselect(key=key).set_value(wanted).run()
     at.button(key=f"doc-tags-save-{doc.doc_id}").click().run()
     assert any("name" in e.value for e in at.error)  # nobody to record: nothing saved
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         assert dd.store.document_tags(doc.doc_id)["a4p"] == sorted(doc.a4p)
     at.text_input(key="reviewer").set_value("Amina").run()
     at.button(key=f"doc-tags-save-{doc.doc_id}").click().run()
     assert not at.exception
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         assert dd.store.document_tags(doc.doc_id)["a4p"] == wanted
         events = {e.axis: e for e in list_events(dd.store, document_id=doc.doc_id)}
     # Saving pins both axes as the reviewer saw them (an unchanged axis, like an accept).
@@ -287,16 +287,16 @@ def test_document_tags_changed_meanwhile_are_a_conflict_not_an_overwrite(
     at.text_input(key="reviewer").set_value("Amina").run()
     at.multiselect(key=f"doc-tags-a4p-{doc.doc_id}").set_value(["conduct"]).run()
     shown = {"a4p": sorted(doc.a4p), "pillars": sorted(doc.pillars)}
-    with DataDir(data) as dd:  # another reviewer saves first
+    with DataDir(data, write=True) as dd:  # another reviewer saves first
         review_document(dd.store, doc.doc_id, a4p=["politics"], reviewer="Ben", expected=shown)
     at.run()  # any other click redraws the page; the unsaved choice stays based on what it saw
     at.button(key=f"doc-tags-save-{doc.doc_id}").click().run()
     assert any("Ben" in w.value and "nothing was saved" in w.value for w in at.warning)
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         assert dd.store.document_tags(doc.doc_id)["a4p"] == ["politics"]
     at.button(key=f"doc-tags-overwrite-{doc.doc_id}").click().run()
     assert not at.exception
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         assert dd.store.document_tags(doc.doc_id)["a4p"] == ["conduct"]
 
 
@@ -320,7 +320,7 @@ def test_library_upload_keeps_files_and_reports_each(
     assert "2 files" in report and "1 added" in report and "1 could not be read" in report
     kept = sorted(p.name for p in (data / UPLOADS_DIR).iterdir())
     assert kept == ["field-notes.pdf", "minutes.pdf"]  # the failed file is kept too
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         docs = browse.library(dd.store)
         problems = browse.ingest_problems(dd.store)
     assert len(docs) == len(list(CORPUS_PDF.glob("*.pdf"))) + 1
@@ -333,7 +333,7 @@ def test_library_delete_asks_then_removes(
 ) -> None:
     data = copy_library(demo_dir, tmp_path / "data")
     at = run_app(data, monkeypatch, "ui/library_page.py")
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         docs = browse.library(dd.store)
     table = at.dataframe[0]
     assert list(table.value["Title"]) == [d.title for d in docs]
@@ -343,12 +343,12 @@ def test_library_delete_asks_then_removes(
     assert any(pl.proto.query_string == f"doc={victim.doc_id}" for pl in at.get("page_link"))
     at.button(key="delete-doc").click().run()
     assert at.button(key="confirm-delete")  # nothing happens before the confirmation
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         assert len(browse.library(dd.store)) == len(docs)
     at.button(key="confirm-delete").click().run()
     assert not at.exception
     assert any("Deleted" in s.value for s in at.success)
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         left = browse.library(dd.store)
         assert dd.engine.count() == dd.store.counts()["passages"]
     assert victim.doc_id not in {d.doc_id for d in left} and len(left) == len(docs) - 1
@@ -361,7 +361,7 @@ def test_library_re_read_keeps_the_reviews_and_says_so(
     from nlp.training_data import text_key
 
     data = copy_library(demo_dir, tmp_path / "data")
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         docs = browse.library(dd.store)
         doc = docs[1]
         (pid, text), (far_id, _) = dd.store.conn.execute(
@@ -379,7 +379,7 @@ def test_library_re_read_keeps_the_reviews_and_says_so(
             )
             dd.store.conn.commit()
             tags = dd.store.tags_for([passage])[passage]
-            shown = {"a4p": tags.get("a4p", []), "pillars": tags.get("pillars", [])}
+            shown = tags.as_json()
             review_passage(dd.store, passage, a4p=["conduct"], reviewer="Amina", expected=shown)
     at = run_app(data, monkeypatch, "ui/library_page.py")
     at.session_state["library-table-0"] = {"selection": {"rows": [1], "columns": []}}
@@ -391,7 +391,7 @@ def test_library_re_read_keeps_the_reviews_and_says_so(
     said = " ".join(w.value for w in at.warning)
     assert "Re-read" in said and "1 reviewed passage was read differently" in said
     assert "1 reviewed passage no longer matches" in said
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         new_id = dd.store.conn.execute(
             "SELECT id FROM passages WHERE text_key = ?", (text_key(text),)
         ).fetchone()[0]
@@ -415,7 +415,7 @@ def test_dashboard_shows_counts_and_charts(demo_dir: Path, monkeypatch: pytest.M
 def test_review_accept_and_correct_are_stored_with_an_audit_trail(
     demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from index.reviews import list_events
+    from index.review_audit import list_events
 
     data = copy_library(demo_dir, tmp_path / "data")
     at = run_app(data, monkeypatch, "ui/review_page.py")
@@ -423,7 +423,7 @@ def test_review_accept_and_correct_are_stored_with_an_audit_trail(
     at.text_input(key="reviewer").set_value("Amina").run()
     at.button(key="review-accept").click().run()
     assert not at.exception
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         events = list_events(dd.store)
     assert len(events) == 2 and {e.axis for e in events} == {"a4p", "pillars"}
     assert all(e.reviewer == "Amina" and e.after == e.before for e in events)
@@ -434,7 +434,7 @@ def test_review_accept_and_correct_are_stored_with_an_audit_trail(
     pills.set_value(wanted).run()
     at.button(key="review-save").click().run()
     assert not at.exception
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         events = list_events(dd.store)
         corrected = events[0].passage_id
         shown = browse.passage(dd.store, corrected)
@@ -450,10 +450,10 @@ def test_review_accept_and_correct_are_stored_with_an_audit_trail(
 def test_second_reviewer_sees_the_conflict_and_nothing_is_lost(
     demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from index.reviews import list_events
+    from index.review_audit import list_events
 
     data = copy_library(demo_dir, tmp_path / "data")
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         passage = browse.document_detail(dd.store, browse.library(dd.store)[0].doc_id).passages[0]
     params = {"passage": str(passage.passage_id)}
     first = run_app(data, monkeypatch, "ui/review_page.py", params)
@@ -467,12 +467,12 @@ def test_second_reviewer_sees_the_conflict_and_nothing_is_lost(
     second.button(key="review-save").click().run()
     assert not second.exception
     assert any("Amina changed these labels" in e.value for e in second.error)
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         assert [e.reviewer for e in list_events(dd.store)] == ["Amina", "Amina"]
         assert browse.passage(dd.store, passage.passage_id).a4p == ("politics",)
 
     second.button(key="conflict-mine").click().run()
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         assert list_events(dd.store)[0].reviewer == "Lars"
         assert browse.passage(dd.store, passage.passage_id).a4p == ("conduct",)
 
@@ -481,7 +481,7 @@ def test_second_reviewer_sees_the_conflict_and_nothing_is_lost(
 def test_packs_page_builds_a_pack_that_reopens_as_left(
     demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from index.packs import list_packs
+    from index.library.packs import list_packs
 
     data = copy_library(demo_dir, tmp_path / "data")
     at = run_app(data, monkeypatch, "ui/packs_page.py")
@@ -500,7 +500,7 @@ def test_packs_page_builds_a_pack_that_reopens_as_left(
     assert not at.exception
     cites = [h for h in html_of(at) if 'class="ll-cite"' in h]
     assert len(cites) == 3
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         pack = list_packs(dd.store)[0]
     at.text_area(key=f"intro-{pack.id}").set_value("For the AU desk.").run()
     note_key = next(t.key for t in at.text_input if t.key and t.key.startswith("note-"))

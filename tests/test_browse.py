@@ -12,17 +12,19 @@ from errors import DataDirError, DocumentNotFound, PageRenderError, UploadError
 from index import browse
 from index.datadir import DataDir
 from index.engine import keyword
+from index.library import Locator
 from index.search import Searcher
-from index.uploads import UPLOADS_DIR, safe_name, save_upload
 from index.writes import delete_document
 from ingest.render import line_boxes, match_words, normalise_word, render_page
+from ingest.uploads import UPLOADS_DIR, safe_name, save_upload
 from tests.conftest import CORPUS_PDF, corpus_file
 
 
 def test_locator_reads_like_a_citation() -> None:
-    assert browse.locator(12, 12, 31, 31) == "p. 12, ¶ 31"
-    assert browse.locator(3, 4, 5, 7) == "pp. 3–4, ¶¶ 5–7"
-    assert browse.locator(2, 2, None, None) == "p. 2"
+    assert Locator(12, 12, 31, 31).citation == "p. 12, ¶ 31"
+    assert Locator(3, 4, 5, 7).citation == "pp. 3–4, ¶¶ 5–7"
+    assert Locator(2, 2, None, None).citation == "p. 2"
+    assert Locator(None, None, 4).citation == "¶ 4"  # a pack item kept without its pages
 
 
 def test_library_lists_every_document_with_tags_and_status(demo_dir: Path) -> None:
@@ -52,7 +54,7 @@ def test_document_detail_has_passages_in_order_with_tags(demo_dir: Path) -> None
     assert all(set(p.scores) == set(p.a4p) | set(p.pillars) for p in detail.passages)
     assert "UN" in detail.summary.organisations or "AU" in detail.summary.organisations
     assert one == detail.passages[0]
-    assert one.locator.startswith("p. ")
+    assert one.locator.citation.startswith("p. ")
 
 
 def test_dashboard_counts_add_up(demo_dir: Path) -> None:

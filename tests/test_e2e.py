@@ -123,7 +123,7 @@ def test_a_pack_of_three_passages_exports_to_docx_with_citations(
     from briefing.citation import citation
     from briefing.outline import clean
     from index.datadir import DataDir
-    from index.packs import find_pack
+    from index.library.packs import find_pack
 
     name = "E2E rapid deployment pack"
     page.goto(f"{app_url}/packs")

@@ -15,7 +15,7 @@ from briefing import citation, export_pack, render_pack
 from briefing.markdown import escape
 from errors import DuplicateItem, ExportError, PackError
 from index.datadir import DataDir
-from index.packs import (
+from index.library.packs import (
     Pack,
     PackItem,
     add_passage,
@@ -69,11 +69,11 @@ def _pack(dd: DataDir) -> Pack:
 
 
 def test_pack_reopens_exactly_as_left(data: Path) -> None:
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         pack = _pack(dd)
         pack = move_item(dd.store, pack.id, pack.items[3].id, 0)
         pack = set_grouping(dd.store, pack.id, "a4p")
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         again = get_pack(dd.store, pack.id)
         assert again == pack
         assert find_pack(dd.store, "  rapid   DEPLOYMENT ") == pack
@@ -85,7 +85,7 @@ def test_pack_reopens_exactly_as_left(data: Path) -> None:
 
 
 def test_names_are_unique_and_errors_are_clear(data: Path) -> None:
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         pack = create_pack(dd.store, "AU liaison")
         for bad, message in [("au LIAISON", "already exists"), ("   ", "needs a name")]:
             with pytest.raises(PackError, match=message):
@@ -109,7 +109,7 @@ def test_names_are_unique_and_errors_are_clear(data: Path) -> None:
 
 
 def test_reorder_remove_and_updated_time(data: Path) -> None:
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         pack = _pack(dd)
         a, b, c, d = (i.id for i in pack.items)
         stamp = pack.updated_at
@@ -138,7 +138,7 @@ def test_reorder_remove_and_updated_time(data: Path) -> None:
 
 
 def test_duplicate_is_independent_and_delete_removes_items(data: Path) -> None:
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         pack = set_intro(dd.store, _pack(dd).id, "Intro")
         copy = duplicate_pack(dd.store, pack.id)
         assert copy.name == "Rapid deployment (copy)" and copy.intro == "Intro"
@@ -158,7 +158,7 @@ def test_duplicate_is_independent_and_delete_removes_items(data: Path) -> None:
 
 
 def test_items_survive_their_document_and_follow_corrections(data: Path) -> None:
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         pack = set_grouping(dd.store, _pack(dd).id, "a4p")
         minusma = next(i for i in pack.items if "minusma" in i.file_name.lower())
         # A reviewer's correction moves the item to another group at once.
@@ -242,7 +242,7 @@ def test_docx_export_has_title_page_contents_headings_and_citations(
 ) -> None:
     import docx
 
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         pack = set_grouping(dd.store, _pack(dd).id, "a4p")
     out = export_pack(pack, tmp_path / "pack.docx")
     doc = docx.Document(str(out))
@@ -273,7 +273,7 @@ def test_docx_export_has_title_page_contents_headings_and_citations(
 def test_pdf_export_has_contents_headings_citations_and_unicode(data: Path, tmp_path: Path) -> None:
     import pypdfium2 as pdfium
 
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         pack = _pack(dd)
     out = export_pack(pack, tmp_path / "pack.pdf")
     pdf = pdfium.PdfDocument(str(out))
@@ -290,7 +290,7 @@ def test_pdf_export_has_contents_headings_citations_and_unicode(data: Path, tmp_
 def test_cli_lists_and_exports_packs(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         pack = _pack(dd)
     assert cli.main(["pack", "list", "--data-dir", str(data)]) == 0
     assert "Rapid deployment  (4 items" in capsys.readouterr().out

@@ -193,14 +193,14 @@ def test_data_folder_errors_are_clear(tmp_path: Path) -> None:
 
 
 def test_reading_a_document_again_keeps_its_reviews(tmp_path: Path) -> None:
+    from index.library.reviews import CARRIED_SOURCE
     from index.reviews import review_document, review_passage
-    from index.store import CARRIED_SOURCE
     from nlp.training_data import text_key
 
     src, settings = one_brief(tmp_path)
     doc_id = ingest_paths([src], settings).files[0].doc_id
     assert doc_id is not None
-    with DataDir(settings.data_dir) as dd:
+    with DataDir(settings.data_dir, write=True) as dd:
         store = dd.store
         rows = store.conn.execute(
             "SELECT id, text FROM passages WHERE doc_id = ? ORDER BY seq", (doc_id,)
@@ -219,7 +219,7 @@ def test_reading_a_document_again_keeps_its_reviews(tmp_path: Path) -> None:
             )
         store.conn.commit()
         for pid in (near_id, far_id):
-            shown = {"a4p": store.tags_for([pid])[pid].get("a4p", []), "pillars": []}
+            shown = {"a4p": store.tags_for([pid])[pid]["a4p"], "pillars": []}
             review_passage(store, pid, a4p=["conduct"], reviewer="Amina", expected=shown)
         shown_doc = store.all_document_tags(doc_id=doc_id)[doc_id]
         review_document(store, doc_id, a4p=["partnerships"], reviewer="Amina", expected=shown_doc)
@@ -254,6 +254,7 @@ def test_files_read_by_an_older_extraction_are_read_again_once(tmp_path: Path) -
     # its documents count as read by version 1.
     with sqlite3.connect(settings.data_dir / "lessons.db") as conn:
         conn.execute("ALTER TABLE documents DROP COLUMN extraction_version")
+        conn.execute("DROP TABLE migrations")  # (it recorded no migration steps either)
     again = ingest_paths([src], settings).files[0]
     assert again.status == "ok" and again.doc_id == first.doc_id
     assert REREAD_NOTE in again.notes

@@ -13,21 +13,19 @@ import pytest
 import cli
 from errors import DocumentNotFound, DocumentReviewConflict, ReviewConflict, ReviewError
 from index.datadir import DataDir
+from index.library import Store
+from index.library.migrations import SCHEMA_VERSION
+from index.library.reviews import ReviewEvent
+from index.review_audit import events_csv, label_quality, list_events, quality_from_events
 from index.reviews import (
-    ReviewEvent,
     accept_passage,
-    events_csv,
-    label_quality,
-    list_events,
     pending_corrections,
-    quality_from_events,
     retrain,
     review_document,
     review_passage,
     review_queue,
     should_auto_retrain,
 )
-from index.store import SCHEMA_VERSION, Store
 from index.tagging import Tagging
 from nlp.training_data import parse_labelled
 
@@ -50,7 +48,7 @@ def _unscored(dd: DataDir) -> int:
 
 
 def test_queue_is_most_uncertain_first_filtered_and_paginated(data: Path) -> None:
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         assert _unscored(dd) == 0  # ingest keeps the model's scores of every passage
         # Passages without scores (older stores) are scored when the queue is asked for.
         with dd.store.transaction() as c:
@@ -104,7 +102,7 @@ def test_queue_is_most_uncertain_first_filtered_and_paginated(data: Path) -> Non
 
 
 def test_second_reviewer_sees_the_conflict_and_can_overwrite_on_purpose(data: Path) -> None:
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         item = review_queue(dd, limit=1, evidence=False).items[0]
         shown, seen = item.expected, item.last_event_id
         review_passage(
@@ -161,7 +159,7 @@ def test_simultaneous_saves_one_wins_the_other_sees_the_conflict(data: Path) -> 
     at the same moment: exactly one save lands."""
     import threading
 
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         item = review_queue(dd, limit=1, evidence=False).items[0]
     stores = [Store(data / "lessons.db"), Store(data / "lessons.db")]
     start = threading.Barrier(2)
@@ -193,7 +191,7 @@ def test_simultaneous_saves_one_wins_the_other_sees_the_conflict(data: Path) -> 
 
 
 def test_review_input_errors_are_clear_and_store_nothing(data: Path) -> None:
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         item = review_queue(dd, limit=1, evidence=False).items[0]
         cases = [
             ({"a4p": ["elections"], "reviewer": "x", "expected": item.expected}, "unknown a4p"),
@@ -210,19 +208,19 @@ def test_review_input_errors_are_clear_and_store_nothing(data: Path) -> None:
 
 
 def test_accept_is_a_recorded_review_that_changes_no_label(data: Path) -> None:
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         item = review_queue(dd, limit=1, evidence=False).items[0]
         result = accept_passage(dd.store, item.passage_id, reviewer="amina", expected=item.expected)
         assert result.changed == {"a4p": False, "pillars": False}
         shown = dd.store.tags_for([item.passage_id])[item.passage_id]
-        assert {axis: sorted(v) for axis, v in shown.items()} == {
+        assert {axis: sorted(v) for axis, v in shown.as_json().items()} == {
             axis: sorted(v) for axis, v in item.current.items()
         }
         events = list_events(dd.store, passage_id=item.passage_id)
         assert sorted(e.axis for e in events) == ["a4p", "pillars"]
         for e in events:
             assert e.before == e.after == e.predicted == tuple(sorted(item.current[e.axis]))
-        text = dd.store.passages_by_ids([item.passage_id])[item.passage_id]["text"]
+        text = dd.store.passages_by_ids([item.passage_id])[item.passage_id].text
         reviewed = {x.text: x for x in dd.store.reviewed_items()}[text]
         assert reviewed.a4p is not None and reviewed.pillars is not None
 
@@ -230,7 +228,7 @@ def test_accept_is_a_recorded_review_that_changes_no_label(data: Path) -> None:
 def test_audit_trail_filters_and_exports_csv(
     data: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         a, b = review_queue(dd, limit=2, evidence=False).items
         review_passage(dd.store, a.passage_id, a4p=["wps"], reviewer="amina", expected=a.expected)
         review_passage(
@@ -306,8 +304,9 @@ def test_imported_labels_write_events_and_old_stores_migrate(tmp_path: Path) -> 
     assert label_quality(store).without_prediction == 2
 
     # A store from before the audit trail: its reviews become the trail's first events.
-    with store.transaction() as c:
+    with store.transaction() as c:  # (its migrations were never recorded)
         c.execute("DELETE FROM review_events")
+        c.execute("DROP TABLE migrations")
         store.set_meta("schema_version", "2")
     store.close()
     store = Store(tmp_path / "lessons.db")
@@ -318,7 +317,7 @@ def test_imported_labels_write_events_and_old_stores_migrate(tmp_path: Path) -> 
 
 
 def test_retrain_reports_progress_and_clears_pending_corrections(data: Path) -> None:
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         assert pending_corrections(dd) == 0
         for item in review_queue(dd, limit=2, evidence=False).items:
             review_passage(
@@ -343,7 +342,7 @@ def test_retrain_reports_progress_and_clears_pending_corrections(data: Path) -> 
 
 
 def test_document_tags_corrected_with_conflict_check_audit_and_way_back(data: Path) -> None:
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         doc = next(d for d in dd.store.documents() if "shirbrig-standby" in d.file_name)
         derived = dd.store.document_tags(doc.id)
         pending = pending_corrections(dd)

@@ -150,7 +150,7 @@ def test_reviewed_labels_override_at_once_and_retrain_by_hash(
     import shutil
 
     shutil.copytree(demo_dir, data)
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         row = dd.store.conn.execute(
             "SELECT p.id, p.text FROM passages p JOIN documents d ON d.id = p.doc_id "
             "WHERE d.file_name LIKE '%shirbrig%' ORDER BY p.id LIMIT 1"
@@ -161,7 +161,7 @@ def test_reviewed_labels_override_at_once_and_retrain_by_hash(
     assert cli.main(["train", "--labels", str(labels), "--data-dir", str(data)]) == 0
     out = capsys.readouterr().out
     assert "1 added" in out and "retrained" in out
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         tags = dd.store.tags_for([row["id"]])[row["id"]]
         assert tags["a4p"] == ["conduct"] and tags["pillars"] == []
         pred = Tagging(dd).predict([row["text"]])[0]
@@ -174,7 +174,7 @@ def test_reviewed_labels_override_at_once_and_retrain_by_hash(
     assert cli.main(["train", "--labels", str(labels), "--data-dir", str(data)]) == 0
     out = capsys.readouterr().out
     assert "1 changed" in out and "retrained" in out
-    with DataDir(data) as dd:
+    with DataDir(data, write=True) as dd:
         assert dd.store.tags_for([row["id"]])[row["id"]]["a4p"] == ["partnerships"]
 
 
@@ -231,7 +231,7 @@ def test_document_tags_follow_passages_and_can_be_corrected(demo_dir: Path, tmp_
 
 
 def test_reviews_keep_their_mission_as_group_for_threshold_folds(tmp_path: Path) -> None:
-    from index.store import Store
+    from index.library import Store
 
     store = Store(tmp_path / "lessons.db")
     store.upsert_reviews(

@@ -21,6 +21,7 @@ import streamlit as st
 from errors import LessonsError
 from index.datadir import DataDir
 from index.filters import Filters
+from index.library import Store
 from index.search import DocumentResult, Searcher, SearchHit, SearchResults
 from index.snippets import mark, query_stems
 from nlp.labels import all_labels, display_name
@@ -88,23 +89,36 @@ def settings() -> Settings:
 
 
 class Library:
-    """The data folder opened read-only once per server process, shared by every session.
+    """The data folder opened once per server process, shared by every session: a read handle
+    for everything shown, and one writable connection for the small edits people make (a
+    review, a pack change), each its own transaction.
 
-    One SQLite connection serves all sessions, and Streamlit runs each session in its own
-    thread: `read()` serialises access. Long writes (ingest, retraining, deletion) open their
-    own handle instead, so they never hold this lock for long."""
+    Streamlit runs each session in its own thread: `read()` and `write()` serialise access to
+    the shared connections. Long writes (ingest, retraining, deletion) open the writer handle
+    instead, so they never hold this lock for long. A library written by an earlier version is
+    upgraded when it is first opened."""
 
     def __init__(self, path: Path, settings: Settings) -> None:
         self.path = path
         self.settings = settings
+        DataDir.upgrade(path)
         self.dd = DataDir(path)
         self.searcher = Searcher(self.dd, threads=settings.torch_threads)
         self.lock = threading.RLock()
+        self._editor: Store | None = None
 
     @contextmanager
     def read(self) -> Iterator[DataDir]:
         with self.lock:
             yield self.dd
+
+    @contextmanager
+    def write(self) -> Iterator[Store]:
+        """The writable store, for one edit."""
+        with self.lock:
+            if self._editor is None:
+                self._editor = self.dd.editor()
+            yield self._editor
 
 
 @st.cache_resource(show_spinner="Opening the library…")

@@ -88,7 +88,7 @@ def passage_block(p: PassageView, query: str, selected: bool) -> None:
     with st.container(border=True, key="ll-selected-passage" if selected else None):
         st.html(
             f'<div class="ll-passage">{marked_html(p.text, query_marks(p.text, query))}</div>'
-            + cite_html(p.locator, p.heading, p.a4p, p.pillars, p.reviewed)
+            + cite_html(p.locator.citation, p.heading, p.a4p, p.pillars, p.reviewed)
         )
         row = st.container(horizontal=True, vertical_alignment="center")
         row.button(

@@ -1,5 +1,5 @@
 """Correcting a document's own tags on the document page. A document's tags are derived from
-its passages (a label needs `DOC_TAG_SHARE` of them); a reviewer may set them instead, per axis,
+its passages (`index.browse.DOCUMENT_TAG_RULE`); a reviewer may set them instead, per axis,
 or hand an axis back to the passages. Saving is conflict-checked like a passage review: what the
 reviewer was shown is kept in the session and sent as `expected`, so nothing is overwritten
 unseen and nothing typed is lost on a conflict."""
@@ -9,8 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from errors import DocumentReviewConflict, LessonsError
+from index.browse import DOCUMENT_TAG_RULE
 from index.reviews import review_document
-from index.store import DOC_TAG_SHARE
 from nlp.labels import AXES, slugs
 from ui.common import label_name, nice_time, open_library
 
@@ -46,9 +46,9 @@ def _save(doc_id: int, derive: tuple[str, ...] = (), overwrite: bool = False) ->
         return
     give = {axis: None if axis in derive else wanted[axis] for axis in AXES}
     try:
-        with library.read() as dd:
+        with library.write() as store:
             review_document(
-                dd.store,
+                store,
                 doc_id,
                 a4p=give["a4p"],
                 pillars=give["pillars"],
@@ -95,8 +95,7 @@ def editor(doc_id: int, tags: dict[str, list[str]], own: dict[str, tuple]) -> No
                 )
             else:
                 st.caption(
-                    f"{AXIS_NAMES[axis]}: derived from the passages (a label that at least "
-                    f"{DOC_TAG_SHARE:.0%} of them carry)"
+                    f"{AXIS_NAMES[axis]}: derived from the passages ({DOCUMENT_TAG_RULE})"
                 )
             st.multiselect(
                 AXIS_NAMES[axis],

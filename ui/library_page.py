@@ -14,8 +14,8 @@ import streamlit as st
 from errors import LessonsError
 from index.browse import STATUS_READY, DocumentSummary, ingest_problems, library
 from index.datadir import DataDir
-from index.uploads import save_upload
 from index.writes import delete_document
+from ingest.uploads import save_upload
 from nlp.doctypes import display_doc_type
 from pipeline import FileOutcome, IngestReport, ingest_paths
 from ui.common import (

@@ -15,8 +15,8 @@ import streamlit as st
 from briefing.citation import citation
 from briefing.export import FORMATS, MEDIA_TYPES, file_name, render_pack
 from errors import LessonsError
-from index import packs
-from index.packs import Pack, PackItem
+from index.library import packs
+from index.library.packs import Pack, PackItem
 from ui.common import (
     PAGE_SEARCH,
     chips_html,
@@ -38,8 +38,8 @@ def _do(action: Callable[..., Any], *args: Any, done: str | None = None, **kwarg
     if library is None:
         return None
     try:
-        with library.read() as dd:
-            result = action(dd.store, *args, **kwargs)
+        with library.write() as store:
+            result = action(store, *args, **kwargs)
     except LessonsError as exc:
         st.session_state["packs_error"] = str(exc)
         return None

@@ -8,7 +8,7 @@ from __future__ import annotations
 import streamlit as st
 
 from errors import LessonsError
-from index.packs import PackSummary, add_passage, create_pack, get_pack, list_packs
+from index.library.packs import PackSummary, add_passage, create_pack, get_pack, list_packs
 from ui.common import md_escape, open_library
 
 PACK_KEY = "pack"
@@ -36,8 +36,8 @@ def _create(name_key: str) -> None:
     if library is None or not name:
         return
     try:
-        with library.read() as dd:
-            pack = create_pack(dd.store, name)
+        with library.write() as store:
+            pack = create_pack(store, name)
     except LessonsError as exc:
         st.session_state["pack_error"] = str(exc)
         return
@@ -86,9 +86,9 @@ def _add(pack_id: int, passage_id: int) -> None:
     if library is None:
         return
     try:
-        with library.read() as dd:
-            add_passage(dd.store, pack_id, passage_id)
-            name = get_pack(dd.store, pack_id).name
+        with library.write() as store:
+            add_passage(store, pack_id, passage_id)
+            name = get_pack(store, pack_id).name
     except LessonsError as exc:
         st.toast(md_escape(str(exc)), icon=":material/error:")
         return

@@ -16,15 +16,12 @@ import streamlit as st
 
 from errors import LessonsError, ReviewConflict
 from index.browse import library as library_list
-from index.browse import locator
 from index.datadir import DataDir
+from index.review_audit import events_csv, label_quality, list_events
 from index.reviews import (
     QueueItem,
     QueuePage,
     accept_passage,
-    events_csv,
-    label_quality,
-    list_events,
     pending_corrections,
     queue_item,
     retrain,
@@ -91,12 +88,12 @@ def _save(passage_id: int, accept: bool, overwrite: bool = False) -> None:
         st.session_state["review_error"] = "Reload the passage before saving."
         return
     try:
-        with library.read() as dd:
+        with library.write() as store:
             if accept and not overwrite:
-                accept_passage(dd.store, passage_id, reviewer=name, expected=shown, seen_event=seen)
+                accept_passage(store, passage_id, reviewer=name, expected=shown, seen_event=seen)
             else:
                 review_passage(
-                    dd.store,
+                    store,
                     passage_id,
                     a4p=wanted["a4p"],
                     pillars=wanted["pillars"],
@@ -203,7 +200,7 @@ def item_view(item: QueueItem, position: str) -> None:
                     item.symbol,
                     nice_date(item.date),
                     item.file_name,
-                    locator(item.page, item.page_end, item.paragraph),
+                    item.locator.citation,
                     position,
                 ]
             )
@@ -364,11 +361,13 @@ def queue_tab(label: str | None, doc_id: int | None) -> None:
     item: QueueItem | None = None
     page: QueuePage | None = None
     try:
-        with library.read() as dd:
+        with library.read() as dd, library.write() as store:
             if focus and focus.isdigit():
                 item = queue_item(dd, int(focus))
             else:
-                page = review_queue(dd, label=label, doc_id=doc_id, limit=len(skipped) + 1)
+                page = review_queue(
+                    dd, label=label, doc_id=doc_id, limit=len(skipped) + 1, scores_into=store
+                )
                 items = [i for i in page.items if i.passage_id not in skipped]
                 item = items[0] if items else None
             pending = pending_corrections(dd)

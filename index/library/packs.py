@@ -22,7 +22,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from errors import DuplicateItem, PackError
-from index.store import Store, utc_now
+from index.library.records import utc_now
+from index.library.store import Store
 from nlp.labels import display_name, slugs
 
 GROUPINGS = ("none", "a4p", "pillars")

@@ -1,0 +1,143 @@
+-- [('generation', '0'), ('near_duplicates_scanned', '1'), ('schema_version', '4')]
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE documents (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    source_path TEXT NOT NULL UNIQUE,
+    file_name TEXT NOT NULL,
+    sha256 TEXT NOT NULL,
+    size_bytes INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    symbol TEXT,
+    doc_date TEXT,
+    page_count INTEGER NOT NULL,
+    missions TEXT NOT NULL DEFAULT '[]',
+    extractor TEXT NOT NULL,
+    two_column_pages INTEGER NOT NULL DEFAULT 0,
+    doc_type TEXT,
+    ingested_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE INDEX documents_sha ON documents(sha256);
+CREATE TABLE passages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    page_start INTEGER NOT NULL,
+    page_end INTEGER NOT NULL,
+    para_start INTEGER,
+    para_end INTEGER,
+    heading TEXT,
+    text TEXT NOT NULL,
+    word_count INTEGER NOT NULL,
+    embedding BLOB NOT NULL
+, text_key TEXT);
+CREATE INDEX passages_doc ON passages(doc_id, seq);
+CREATE TABLE entities (
+    passage_id INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    key TEXT NOT NULL,
+    text TEXT NOT NULL,
+    count INTEGER NOT NULL DEFAULT 1,
+    PRIMARY KEY (passage_id, label, key)
+);
+CREATE INDEX entities_key ON entities(label, key);
+CREATE TABLE passage_tags (
+    passage_id INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+    axis TEXT NOT NULL,
+    label TEXT NOT NULL,
+    score REAL NOT NULL,
+    PRIMARY KEY (passage_id, axis, label)
+);
+CREATE TABLE document_reviews (
+    doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+    axis TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    reviewer TEXT,
+    at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    PRIMARY KEY (doc_id, axis)
+);
+CREATE TABLE reviewed_labels (
+    text_key TEXT NOT NULL,
+    axis TEXT NOT NULL,
+    labels TEXT NOT NULL,
+    text TEXT NOT NULL,
+    reviewer TEXT,
+    source TEXT,
+    grp TEXT,
+    at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now')),
+    PRIMARY KEY (text_key, axis)
+);
+CREATE TABLE near_duplicates (
+    passage_id INTEGER PRIMARY KEY REFERENCES passages(id) ON DELETE CASCADE,
+    cluster INTEGER NOT NULL  -- the earliest passage of the group; a key, kept if that one goes
+);
+CREATE INDEX near_duplicates_cluster ON near_duplicates(cluster);
+CREATE TABLE ingest_log (
+    source_path TEXT PRIMARY KEY,
+    sha256 TEXT,
+    status TEXT NOT NULL,
+    reason_code TEXT,
+    reason TEXT,
+    doc_id INTEGER,
+    at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ', 'now'))
+);
+CREATE TABLE passage_scores (
+    passage_id INTEGER NOT NULL REFERENCES passages(id) ON DELETE CASCADE,
+    label TEXT NOT NULL,
+    score REAL NOT NULL,
+    margin REAL NOT NULL,
+    predicted INTEGER NOT NULL,
+    PRIMARY KEY (passage_id, label)
+);
+CREATE INDEX passage_scores_label ON passage_scores(label, predicted);
+CREATE TABLE passage_uncertainty (
+    passage_id INTEGER PRIMARY KEY REFERENCES passages(id) ON DELETE CASCADE,
+    margin REAL NOT NULL
+);
+CREATE INDEX passage_uncertainty_margin ON passage_uncertainty(margin);
+CREATE TABLE review_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    passage_id INTEGER,
+    text_key TEXT NOT NULL,
+    axis TEXT NOT NULL,
+    before TEXT,
+    after TEXT NOT NULL,
+    predicted TEXT,
+    reviewer TEXT,
+    source TEXT NOT NULL,
+    at TEXT NOT NULL,
+    doc_id INTEGER  -- set on corrections of a document's own tags (text_key 'document:<id>')
+);
+CREATE INDEX review_events_key ON review_events(text_key, axis);
+CREATE TABLE packs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    intro TEXT NOT NULL DEFAULT '',
+    grouping TEXT NOT NULL DEFAULT 'none',
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL
+);
+CREATE TABLE pack_items (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    pack_id INTEGER NOT NULL REFERENCES packs(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    passage_id INTEGER,
+    text_key TEXT NOT NULL,
+    note TEXT NOT NULL DEFAULT '',
+    text TEXT NOT NULL,
+    heading TEXT,
+    doc_sha256 TEXT,
+    title TEXT NOT NULL,
+    symbol TEXT,
+    doc_date TEXT,
+    file_name TEXT NOT NULL,
+    page_start INTEGER,
+    page_end INTEGER,
+    para_start INTEGER,
+    para_end INTEGER,
+    a4p TEXT NOT NULL DEFAULT '[]',
+    pillars TEXT NOT NULL DEFAULT '[]',
+    added_at TEXT NOT NULL,
+    UNIQUE (pack_id, text_key)
+);
+CREATE INDEX pack_items_order ON pack_items(pack_id, position);
+CREATE INDEX passages_text_key ON passages(text_key);
