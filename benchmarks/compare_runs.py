@@ -33,6 +33,8 @@ from index.datadir import DataDir
 from index.evaluation import load_queries
 from index.search import Searcher
 out = {}
+if hasattr(DataDir, "upgrade"):  # versions with recorded migrations open old folders so
+    DataDir.upgrade(sys.argv[2])
 with DataDir(sys.argv[2]) as dd:
     searcher = Searcher(dd)
     for q in load_queries(Path(sys.argv[3])):
