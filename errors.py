@@ -21,7 +21,12 @@ LessonsError
 ├── ExportError               a briefing pack cannot be exported (unknown format, no font)
 ├── DocumentNotFound          a document or passage id is not (or no longer) in the library
 ├── PageRenderError           a PDF page cannot be shown (file gone, page out of range)
-└── UploadError               an uploaded file cannot be kept (bad name, unwritable folder)
+├── UploadError               an uploaded file cannot be kept (bad name, unwritable folder)
+├── AccountError              an account cannot be created or changed as asked (bad name,
+│                             unknown role or level, name taken)
+├── SignInError               a sign-in was refused (wrong name or password, disabled, locked)
+│   └── AccountLocked         too many failed attempts: locked until a given time
+└── PermissionDenied          the signed-in user's roles do not allow the action
 """
 
 from __future__ import annotations
@@ -205,3 +210,27 @@ class DuplicateItem(PackError):
 
 class ExportError(LessonsError):
     """A briefing pack cannot be exported."""
+
+
+class AccountError(LessonsError):
+    """An account cannot be created or changed as asked."""
+
+
+class SignInError(LessonsError):
+    """A sign-in was refused. The message never says whether the name exists."""
+
+
+class AccountLocked(SignInError):
+    """Too many failed sign-ins: the account is locked until `until` (UTC, ISO 8601)."""
+
+    def __init__(self, until: str) -> None:
+        super().__init__(
+            f"too many failed attempts: this account is locked until {until[11:16]} UTC; "
+            "try again then, or ask an administrator"
+        )
+        self.until = until
+
+
+class PermissionDenied(LessonsError):
+    """The user's roles do not allow this action (checked in the library, not only the UI)."""
+

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from errors import IngestError
+from index.access import LEVELS, check_groups, check_level, higher, rank
 from index.datadir import DataDir
 from index.library import PassageRecord, Replaced
 from index.tagging import Tagging
@@ -153,11 +154,19 @@ def ingest_paths(
     progress: ProgressFn | None = None,
     on_start: Callable[[int], None] | None = None,
     force: bool = False,
+    classification: str | None = None,
+    groups: Sequence[str] = (),
 ) -> IngestReport:
     """Ingest files and folders into `settings.data_dir`. Never raises for a bad file: each
     gets an outcome. Raises `DataDirError` when the data folder itself is unusable.
     `force` re-reads files even when unchanged. Unchanged files that an older version of the
-    extraction read (`EXTRACTION_VERSION`) are read again anyway, with a note saying so."""
+    extraction read (`EXTRACTION_VERSION`) are read again anyway, with a note saying so.
+
+    New documents get `classification` (default: the library's, `Settings.default_classification`)
+    and the access `groups`; a marking printed on a document raises its level, never lowers it,
+    and its outcome says so. Raises `AccountError` for an unknown level or a bad group name."""
+    level = check_level(classification or settings.default_classification)
+    access_groups = tuple(sorted(check_groups(groups)))
     started = time.perf_counter()
     files, _missing = discover_pdfs(paths)
     report = IngestReport()
@@ -173,12 +182,19 @@ def ingest_paths(
         writer = LibraryWriter(dd)
         plan = _plan(files, writer, force, report, finish)
         if plan.todo:
-            _read_and_store(plan, writer, settings, password, report, finish)
+            given = _Classification(level, access_groups if groups else None)
+            _read_and_store(plan, writer, settings, password, report, finish, given)
         if prune:
             report.pruned = writer.prune(paths)
         writer.finish()
     report.seconds = time.perf_counter() - started
     return report
+
+
+@dataclass(frozen=True)
+class _Classification:
+    level: str
+    groups: tuple[str, ...] | None  # None: leave a re-read document's groups as they are
 
 
 @dataclass
@@ -247,6 +263,7 @@ def _read_and_store(
     password: str | None,
     report: IngestReport,
     finish: ProgressFn,
+    given: _Classification,
 ) -> None:
     """Read each planned file (in a time-limited child process, the next file while this one
     is analysed), analyse it, and store it through the write path."""
@@ -285,7 +302,10 @@ def _read_and_store(
             for k, v in timings.items():
                 report.timings[k] += v
             t0 = time.perf_counter()
-            stored = writer.store_document(_stored_file(path, sha, doc, missions), records)
+            level = higher(given.level, doc.marking or LEVELS[0])
+            stored = writer.store_document(
+                _stored_file(path, sha, doc, missions, level, given.groups), records
+            )
             report.timings["store"] += time.perf_counter() - t0
             finish(
                 FileOutcome(
@@ -298,6 +318,7 @@ def _read_and_store(
                     len(records),
                     (
                         *([REREAD_NOTE] if path in plan.reread else []),
+                        *_marking_notes(doc.marking, given.level),
                         *doc.warnings,
                         *_review_notes(stored),
                     ),
@@ -307,8 +328,22 @@ def _read_and_store(
             )
 
 
+def _marking_notes(marking: str | None, given: str) -> list[str]:
+    if marking is None:
+        return []
+    shown = marking.replace("_", " ").upper()
+    if rank(marking) > rank(given):
+        return [f"marked {shown} on the document: stored as {marking} (asked: {given})"]
+    return [f"marked {shown} on the document; stored as {given}, as asked"]
+
+
 def _stored_file(
-    path: Path, sha: str, doc: ExtractedDocument, missions: Sequence[str]
+    path: Path,
+    sha: str,
+    doc: ExtractedDocument,
+    missions: Sequence[str],
+    level: str,
+    groups: tuple[str, ...] | None,
 ) -> StoredFile:
     return StoredFile(
         source_path=str(path),
@@ -328,6 +363,8 @@ def _stored_file(
             "\n".join((*doc.front_matter, doc.page_texts[0] if doc.page_texts else "")),
         ),
         extraction_version=EXTRACTION_VERSION,
+        classification=level,
+        groups=groups,
     )
 
 

@@ -54,6 +54,28 @@ class Settings:
         "since the last model; 0 turns automatic retraining off.",
     )
 
+    default_classification: str = _setting(
+        "unclassified",
+        "Level of a document ingested without one (unclassified, confidential or "
+        "strictly_confidential); a marking on the PDF's first page raises it, never lowers it.",
+    )
+    session_hours: float = _setting(
+        8.0, "An app session ends after this many hours without activity."
+    )
+    lockout_failures: int = _setting(
+        5, "Failed sign-ins in a row that lock an account (for `lockout_minutes`)."
+    )
+    lockout_minutes: float = _setting(15.0, "How long a locked account stays locked.")
+    sso_create_accounts: bool = _setting(
+        True,
+        "Single sign-on creates an account on first sign-in (with `sso_role` and "
+        "`sso_clearance`); off: only e-mail addresses of existing accounts may sign in.",
+    )
+    sso_role: str = _setting("officer", "Roles of an account created by single sign-on.")
+    sso_clearance: str = _setting(
+        "unclassified", "Clearance of an account created by single sign-on."
+    )
+
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then `LESSONS_*` environment variables, then explicit overrides (CLI flags)."""

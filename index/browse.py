@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from errors import DocumentNotFound
-from index.catalog import DocumentInfo, load_catalog
+from index.access import PUBLIC, Access
+from index.catalog import DocumentInfo, load_catalog, scope
 from index.library import IngestProblem, Locator, Store, StoredPassage
 from index.library.tags import DOC_TAG_SHARE
 from nlp.labels import slugs
@@ -146,10 +147,15 @@ def _summary(info: DocumentInfo, ingested_at: str) -> DocumentSummary:
     )
 
 
-def library(store: Store) -> list[DocumentSummary]:
-    """Every document, newest date first (undated last), with its tags and status."""
+def library(store: Store, access: Access = PUBLIC) -> list[DocumentSummary]:
+    """Every document `access` may see, newest date first (undated last), with its tags and
+    status."""
     catalog = load_catalog(store)
-    out = [_summary(info, info.ingested_at) for info in catalog.values()]
+    out = [
+        _summary(info, info.ingested_at)
+        for info in catalog.values()
+        if access.may_see(info.classification, info.groups)
+    ]
     return sorted(out, key=lambda d: (d.date or "", d.doc_id), reverse=True)
 
 
@@ -184,15 +190,19 @@ def _passage_views(store: Store, passages: Sequence[StoredPassage]) -> list[Pass
     return out
 
 
-def passage(store: Store, passage_id: int) -> PassageView:
+def passage(store: Store, passage_id: int, access: Access = PUBLIC) -> PassageView:
     found = store.passages_by_ids([passage_id]).get(passage_id)
-    if found is None:
+    doc = store.document(found.doc_id) if found is not None else None
+    if found is None or doc is None or not access.may_see(doc.classification, doc.groups):
         raise DocumentNotFound(f"passage {passage_id} is not in the library (deleted or re-read)")
     return _passage_views(store, [found])[0]
 
 
-def document_detail(store: Store, doc_id: int) -> DocumentDetail:
+def document_detail(store: Store, doc_id: int, access: Access = PUBLIC) -> DocumentDetail:
+    """One document with its passages; one `access` may not see is not found."""
     doc = store.document(doc_id)
+    if doc is not None and not access.may_see(doc.classification, doc.groups):
+        doc = None
     info = load_catalog(store).get(doc_id) if doc is not None else None
     if doc is None or info is None:
         raise DocumentNotFound(f"document {doc_id} is not in the library (deleted or re-read)")
@@ -205,17 +215,19 @@ def document_detail(store: Store, doc_id: int) -> DocumentDetail:
 
 
 # -- dashboard -------------------------------------------------------------------------------
-def dashboard(store: Store) -> DashboardStats:
-    docs = library(store)
-    n_passages = store.passage_count()
+def dashboard(store: Store, access: Access = PUBLIC) -> DashboardStats:
+    """The library's aggregates over what `access` may see: nothing else is counted."""
+    docs = library(store, access)
+    within = scope(store, access)
+    n_passages = store.passage_count(within)
 
     def per_label(axis: str) -> tuple[LabelCount, ...]:
-        passages = store.passages_per_label(axis)
+        passages = store.passages_per_label(axis, within)
         documents = Counter(lab for d in docs for lab in (d.a4p if axis == "a4p" else d.pillars))
         return tuple(LabelCount(s, documents[s], passages.get(s, 0)) for s in slugs(axis))
 
     mission_docs = Counter(m for d in docs for m in d.missions)
-    mission_passages = store.entity_passage_counts("MISSION")
+    mission_passages = store.entity_passage_counts("MISSION", within)
     missions = tuple(
         sorted(
             (LabelCount(m, n, mission_passages.get(m, 0)) for m, n in mission_docs.items()),
@@ -228,8 +240,8 @@ def dashboard(store: Store) -> DashboardStats:
         if d.year is not None:
             year_passages[d.year] += d.passages
     years = tuple(LabelCount(str(y), year_docs[y], year_passages[y]) for y in sorted(year_docs))
-    with_a4p, with_pillar, tagged = store.tag_coverage()
-    reviewed, reviewed_any, reviewers, last = store.review_progress()
+    with_a4p, with_pillar, tagged = store.tag_coverage(within)
+    reviewed, reviewed_any, reviewers, last = store.review_progress(within)
     return DashboardStats(
         documents=len(docs),
         passages=n_passages,

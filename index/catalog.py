@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
+from index.access import Access
 from index.filters import Filters
 from index.library import Store, Tags
 from nlp.gazetteer import load_gazetteer
@@ -41,6 +42,8 @@ class DocumentInfo:
     passage_a4p: tuple[str, ...] = ()
     passage_pillars: tuple[str, ...] = ()
     ingested_at: str = ""
+    classification: str = "unclassified"
+    groups: tuple[str, ...] = ()  # need-to-know groups
 
     def matches(self, f: Filters) -> bool:
         if f.doc_ids and self.id not in f.doc_ids:
@@ -119,8 +122,20 @@ def load_catalog(store: Store) -> dict[int, DocumentInfo]:
             passage_a4p=tuple(passage_labels.get((doc.id, "a4p"), ())),
             passage_pillars=tuple(passage_labels.get((doc.id, "pillars"), ())),
             ingested_at=doc.ingested_at,
+            classification=doc.classification,
+            groups=doc.groups,
         )
     return out
+
+
+def scope(store: Store, access: Access) -> frozenset[int] | None:
+    """The documents `access` may see, as a scope for library queries; None when that is every
+    document (the queries then run unscoped, as fast as before)."""
+    if access.full:
+        return None
+    docs = store.documents()
+    seen = frozenset(d.id for d in docs if access.may_see(d.classification, d.groups))
+    return None if len(seen) == len(docs) else seen
 
 
 class Catalog:
@@ -130,14 +145,32 @@ class Catalog:
         self.store = store
         self._state: tuple[int, int] | None = None
         self._docs: dict[int, DocumentInfo] = {}
+        self._visible: dict[tuple[str, frozenset[str]], dict[int, DocumentInfo]] = {}
 
     @property
     def documents(self) -> dict[int, DocumentInfo]:
+        """Every document, whoever may see it: for the library's own bookkeeping only; what a
+        person is shown comes from `visible`."""
         state = self.store.change_state()
         if state != self._state:
             self._docs = load_catalog(self.store)
             self._state = state
+            self._visible.clear()
         return self._docs
+
+    def visible(self, access: Access) -> dict[int, DocumentInfo]:
+        """The documents `access` may see (cached per user until the library changes)."""
+        docs = self.documents
+        if access.full:
+            return docs
+        key = (access.clearance, access.groups)
+        found = self._visible.get(key)
+        if found is None:
+            found = {
+                i: d for i, d in docs.items() if access.may_see(d.classification, d.groups)
+            }
+            self._visible[key] = found
+        return found
 
 
 def facet_counts(docs: list[DocumentInfo]) -> dict[str, dict[str, int]]:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -134,11 +134,14 @@ def export_events_csv(store: Store, path: Path, **filters: object) -> int:
 
 
 # -- label quality ------------------------------------------------------------------------------
-def label_quality(store: Store, *, by: str = "week", block_size: int = 50) -> QualityReport:
+def label_quality(
+    store: Store, *, by: str = "week", block_size: int = 50, doc_ids: Collection[int] | None = None
+) -> QualityReport:
     """Per label, precision (how often a predicted label was kept) and recall (how often a
     label the reviewer wanted had been predicted), from the review events, with a trend per
     ISO week (`by="week"`) or per block of `block_size` events (`by="block"`)."""
-    return quality_from_events(list_events(store, newest_first=False), by=by, block_size=block_size)
+    events = list_events(store, newest_first=False, doc_ids=doc_ids)
+    return quality_from_events(events, by=by, block_size=block_size)
 
 
 def _period(e: ReviewEvent, index: int, by: str, block_size: int) -> str:

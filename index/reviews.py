@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from errors import DocumentNotFound, DocumentReviewConflict, ReviewConflict, ReviewError
+from index.access import PUBLIC, Access
+from index.catalog import scope
 from index.library import Locator, Store, Tags
 from index.library import documents as documents_table
 from index.library import reviews as reviews_table
@@ -130,11 +132,19 @@ def _check_labels(axis: str, labels: Sequence[str] | None) -> list[str] | None:
 
 
 def _check_request(
-    axes: Sequence[str], reviewer: str, expected: Mapping[str, Sequence[str]], what: str
+    axes: Sequence[str],
+    reviewer: str | Access,
+    expected: Mapping[str, Sequence[str]],
+    what: str,
 ) -> str:
-    """The checks every save makes before touching the store; returns the reviewer's name."""
+    """The checks every save makes before touching the store; returns the reviewer's name. A
+    signed-in user (an `Access`) needs the reviewer role and is named by their account; a
+    plain name is the operator's tools (imports, the command line) acting under that name."""
     if not axes:
         raise ReviewError("nothing to save: give the labels of at least one axis")
+    if isinstance(reviewer, Access):
+        reviewer.require("reviewer", "correcting tags")
+        reviewer = reviewer.name
     name = (reviewer or "").strip()
     if not name:
         raise ReviewError("a review needs the reviewer's name")
@@ -148,13 +158,21 @@ def _check_request(
 
 
 # -- saving a review ----------------------------------------------------------------------------
+def _hidden(store: Store, reviewer: str | Access, doc_id: int | None) -> bool:
+    """Whether a signed-in reviewer may not see the document (then it is not found)."""
+    if not isinstance(reviewer, Access) or doc_id is None:
+        return False
+    doc = store.document(doc_id)
+    return doc is None or not reviewer.may_see(doc.classification, doc.groups)
+
+
 def review_passage(
     store: Store,
     passage_id: int,
     *,
     a4p: Sequence[str] | None = None,
     pillars: Sequence[str] | None = None,
-    reviewer: str,
+    reviewer: str | Access,
     expected: Mapping[str, Sequence[str]],
     seen_event: int | None = None,
     source: str = "app",
@@ -171,9 +189,11 @@ def review_passage(
     wanted = {"a4p": _check_labels("a4p", a4p), "pillars": _check_labels("pillars", pillars)}
     axes = [axis for axis in AXES if wanted[axis] is not None]
     name = _check_request(axes, reviewer, expected, "labels")
+    found = store.passages_by_ids([passage_id]).get(passage_id)
+    hidden = _hidden(store, reviewer, found.doc_id if found else None)
     with store.transaction() as c:
         context = documents_table.review_context(c, passage_id)
-        if context is None:
+        if context is None or hidden:
             raise ReviewError(
                 f"passage {passage_id} is no longer in the library (its document was removed "
                 "or ingested again); reload the queue"
@@ -225,7 +245,7 @@ def accept_passage(
     store: Store,
     passage_id: int,
     *,
-    reviewer: str,
+    reviewer: str | Access,
     expected: Mapping[str, Sequence[str]],
     seen_event: int | None = None,
     source: str = "app",
@@ -250,7 +270,7 @@ def review_document(
     a4p: Sequence[str] | None = None,
     pillars: Sequence[str] | None = None,
     derive: Sequence[str] = (),
-    reviewer: str,
+    reviewer: str | Access,
     expected: Mapping[str, Sequence[str]],
     source: str = "app",
 ) -> Tags:
@@ -270,8 +290,9 @@ def review_document(
         raise ReviewError(f"give {both[0]} labels or derive them from the passages, not both")
     axes = [axis for axis in AXES if wanted[axis] is not None or axis in derive]
     name = _check_request(axes, reviewer, expected, "tags")
+    hidden = _hidden(store, reviewer, doc_id)
     with store.transaction() as c:
-        if not documents_table.document_exists(c, doc_id):
+        if hidden or not documents_table.document_exists(c, doc_id):
             raise DocumentNotFound(f"document {doc_id} is no longer in the library")
         now = store.document_tags(doc_id)
         stale = [axis for axis in axes if not _same(expected[axis], now[axis])]
@@ -318,6 +339,7 @@ def review_queue(
     include_reviewed: bool = False,
     tagging: Tagging | None = None,
     scores_into: Store | None = None,
+    access: Access = PUBLIC,
 ) -> QueuePage:
     """Passages to review, most uncertain first (the smallest distance between a label's
     probability and its threshold). `label` keeps passages the model tagged with it, `doc_id`
@@ -333,16 +355,24 @@ def review_queue(
     if scores_into is not None or not dd.store.readonly:
         score_unscored(dd, tagging, into=scores_into)
     total, rows = dd.store.queue_page(
-        label=label, doc_id=doc_id, include_reviewed=include_reviewed, limit=limit, offset=offset
+        label=label,
+        doc_id=doc_id,
+        include_reviewed=include_reviewed,
+        limit=limit,
+        offset=offset,
+        doc_ids=scope(dd.store, access),
     )
     return QueuePage(tuple(_queue_items(dd, rows, evidence, tagging)), total, offset, limit)
 
 
-def queue_item(dd: DataDir, passage_id: int, *, evidence: bool = True) -> QueueItem:
+def queue_item(
+    dd: DataDir, passage_id: int, *, evidence: bool = True, access: Access = PUBLIC
+) -> QueueItem:
     """One passage as the queue shows it (e.g. opened from search, or reloaded after a
-    conflict)."""
+    conflict); one `access` may not see is not in the library for them."""
     row = dd.store.queue_row(passage_id)
-    if row is None:
+    within = scope(dd.store, access)
+    if row is None or (within is not None and row.doc_id not in within):
         raise ReviewError(f"passage {passage_id} is no longer in the library")
     return _queue_items(dd, [row], evidence, None)[0]
 

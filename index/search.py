@@ -22,6 +22,7 @@ import numpy as np
 
 from errors import SearchError
 from index import fusion
+from index.access import PUBLIC, Access
 from index.catalog import Catalog, DocumentInfo, facet_counts
 from index.datadir import DataDir
 from index.embeddings import encode
@@ -137,16 +138,27 @@ class Searcher:
             "re-run `python cli.py ingest` on the same folder to rebuild them"
         )
 
-    def _where(self, filters: Filters | None) -> EngineFilter | None:
-        """The engine's filter: document-level keys through the catalogue, tags as labels."""
-        if filters is None or filters.empty:
-            return None
+    def _where(self, filters: Filters | None, access: Access) -> EngineFilter | None:
+        """The engine's filter: the documents `access` may see and the document-level keys
+        through the catalogue, tags as labels. What a user may not see is never a candidate,
+        so it is never ranked, counted, hinted at or shown."""
+        visible = self.catalog.visible(access)
+        everything = len(visible) == len(self.catalog.documents)
+        doc_level = filters is not None and filters.document_level
         doc_ids = None
-        if filters.document_level:
+        if doc_level or not everything:
             doc_ids = frozenset(
-                d.id for d in self.catalog.documents.values() if d.matches(filters)
+                d.id
+                for d in visible.values()
+                if not doc_level or d.matches(filters)  # type: ignore[arg-type]
             )
-        groups = tuple(frozenset(labels) for labels in (filters.a4p, filters.pillars) if labels)
+        groups: tuple[frozenset[str], ...] = ()
+        if filters is not None:
+            groups = tuple(
+                frozenset(labels) for labels in (filters.a4p, filters.pillars) if labels
+            )
+        if doc_ids is None and not groups:
+            return None
         return EngineFilter(doc_ids=doc_ids, label_groups=groups)
 
     def query_vector(self, text: str) -> np.ndarray:
@@ -217,14 +229,19 @@ class Searcher:
         k: int = 10,
         mode: str = "hybrid",
         passages_per_doc: int = 3,
+        access: Access = PUBLIC,
     ) -> SearchResults:
+        """Documents and passages for `query`, among what `access` may see (by default only
+        unclassified documents without groups: say who is asking)."""
         if mode not in MODES:
             raise SearchError(f"unknown search mode {mode!r}: choose from {', '.join(MODES)}")
         if not query.strip():
             raise SearchError("type something to search for")
         started = time.perf_counter()
         pq = parse_query(query)
-        return self._run(pq, self._where(filters), k, mode, passages_per_doc, started)
+        return self._run(
+            pq, self._where(filters, access), k, mode, passages_per_doc, started, access=access
+        )
 
     def more_like_this(
         self,
@@ -233,20 +250,24 @@ class Searcher:
         doc_id: int | None = None,
         k: int = 10,
         filters: Filters | None = None,
+        access: Access = PUBLIC,
     ) -> SearchResults:
-        """Passages and documents like a passage (or a whole document), excluding itself."""
+        """Passages and documents like a passage (or a whole document), excluding itself; a
+        source `access` may not see is "not found"."""
         started = time.perf_counter()
         engine = self._engine()
         if (passage_id is None) == (doc_id is None):
             raise SearchError("more like this needs either a passage or a document")
+        visible = self.catalog.visible(access)
         if passage_id is not None:
-            if len(engine.doc_ids([passage_id])) == 0:
+            owner = engine.doc_ids([passage_id])
+            if len(owner) == 0 or int(owner[0]) not in visible:
                 raise SearchError(f"no passage {passage_id} in {self.dd.path}")
             source_ids = np.asarray([passage_id], dtype=np.int64)
             exclude_docs: frozenset[int] = frozenset()
         else:
             source_ids = engine.doc_passages(doc_id or 0)
-            if len(source_ids) == 0:
+            if len(source_ids) == 0 or int(doc_id or 0) not in visible:
                 raise SearchError(f"no document {doc_id} in {self.dd.path}")
             exclude_docs = frozenset({int(doc_id or 0)})
         qvec = engine.vectors(source_ids).mean(axis=0)
@@ -259,13 +280,15 @@ class Searcher:
         excluded = {int(i) for i in source_ids}
         for copies in self.dd.store.duplicate_groups(excluded).values():
             excluded.update(pid for pid, _ in copies)
-        base = self._where(filters) or EngineFilter()
+        base = self._where(filters, access) or EngineFilter()
         where = replace(base, exclude_ids=frozenset(excluded), exclude_docs=exclude_docs)
-        return self._run(pq, where, k, "hybrid", 3, started, qvec=qvec)
+        return self._run(pq, where, k, "hybrid", 3, started, qvec=qvec, access=access)
 
-    def facets(self, filters: Filters | None = None) -> dict[str, dict[str, int]]:
-        """Documents per filter value over the whole library (or the filtered part of it)."""
-        docs = list(self.catalog.documents.values())
+    def facets(
+        self, filters: Filters | None = None, *, access: Access = PUBLIC
+    ) -> dict[str, dict[str, int]]:
+        """Documents per filter value over what `access` may see (or the filtered part)."""
+        docs = list(self.catalog.visible(access).values())
         if filters is not None and not filters.empty:
             docs = [d for d in docs if d.matches(filters)]
         return facet_counts(docs)
@@ -281,6 +304,7 @@ class Searcher:
         started: float,
         *,
         qvec: np.ndarray | None = None,
+        access: Access = PUBLIC,
     ) -> SearchResults:
         engine = self._engine()
         if engine.count() == 0 or (where is not None and where.allows_nothing()):
@@ -292,7 +316,7 @@ class Searcher:
         ids = ranked.ids.tolist()
         doc_of = dict(zip(ids, engine.doc_ids(ranked.ids).tolist(), strict=True))
         by_doc = fusion.group_by_document(ids, doc_of)
-        docs_info = self.catalog.documents
+        docs_info = self.catalog.visible(access)
         boosts = self._boosts(pq, docs_info) if mode == "hybrid" else {}
         doc_scores = fusion.document_scores(
             by_doc, {p: s[0] for p, s in scores.items()}, boosts, decayed=mode == "hybrid"
@@ -328,7 +352,11 @@ class Searcher:
         flat_pids = pick(flat, k, set())
         stems = query_stems(pq.terms or (pq.text,))
         hits = self._hits(
-            {p for ps in doc_pids.values() for p in ps} | set(flat_pids), scores, stems, copies
+            {p for ps in doc_pids.values() for p in ps} | set(flat_pids),
+            scores,
+            stems,
+            copies,
+            set(docs_info),
         )
 
         documents: list[DocumentResult] = []
@@ -371,6 +399,7 @@ class Searcher:
         scores: dict[int, tuple[float, float, float]],
         stems: frozenset[str],
         groups: dict[int, list[tuple[int, int]]],
+        visible: set[int],
     ) -> dict[int, SearchHit]:
         store = self.dd.store
         rows = store.passages_by_ids(pids)
@@ -378,8 +407,8 @@ class Searcher:
         out: dict[int, SearchHit] = {}
         for pid in pids:
             row = rows.get(pid)
-            if row is None:  # the index and store disagree: never show a wrong passage
-                continue
+            if row is None or row.doc_id not in visible:
+                continue  # the index and store disagree: never show a wrong passage
             fused, kw, dense = scores[pid]
             text, spans = make_snippet(row.text, stems)
             where = row.locator
@@ -401,7 +430,11 @@ class Searcher:
                 paragraph=where.paragraph,
                 paragraph_end=where.paragraph_end,
                 heading=row.heading,
-                also_in=tuple(sorted({doc for _, doc in groups.get(pid, []) if doc != row.doc_id})),
+                also_in=tuple(  # copies in documents this user may see, only
+                    sorted(
+                        {d for _, d in groups.get(pid, []) if d != row.doc_id and d in visible}
+                    )
+                ),
                 scores={
                     "keyword": round(kw, 4),
                     "dense": round(dense, 4),

@@ -53,6 +53,8 @@ class StoredFile:
     two_column_pages: int
     doc_type: str | None
     extraction_version: int
+    classification: str = "unclassified"
+    groups: tuple[str, ...] | None = None  # None: a document read again keeps its groups
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ class LibraryWriter:
             passages=passages,
             doc_type=file.doc_type,
             extraction_version=file.extraction_version,
+            classification=file.classification,
+            groups=file.groups,
         )
         self.engine.delete(stored.removed)
         if passages:

@@ -8,6 +8,7 @@ from pathlib import Path
 from errors import DamagedPdf, EmptyFile, FileTooLarge, NoTextLayer, OcrUnavailable
 from ingest.cleanup import build_paragraphs, remove_running_lines, split_front_matter
 from ingest.layout import read_page
+from ingest.markings import document_marking
 from ingest.metadata import find_date, find_symbol, find_title
 from ingest.ocr import ocr_available, ocr_pages
 from ingest.reader import (
@@ -128,6 +129,7 @@ def extract_pdf(
         extractor=f"{extractor}+ocr" if ocr_done else extractor,
         warnings=tuple(warnings),
         ocr_pages=ocr_done,
+        marking=document_marking(layouts),
     )
 
 

@@ -94,6 +94,7 @@ class ExtractedDocument:
     extractor: str = "pdfium"
     warnings: tuple[str, ...] = field(default_factory=tuple)
     ocr_pages: int = 0  # pages read by OCR (scans without a text layer)
+    marking: str | None = None  # a classification level printed on it (ingest/markings.py)
 
     @property
     def file_name(self) -> str:

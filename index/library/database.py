@@ -7,9 +7,10 @@ read-only and never changes it (a library that needs upgrading says so instead).
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -27,6 +28,14 @@ def marks(values: Sequence[object]) -> str:
 def chunks(values: Sequence[object], size: int = CHUNK) -> Iterator[Sequence[object]]:
     for i in range(0, len(values), size):
         yield values[i : i + size]
+
+
+def in_scope(doc_ids: Collection[int] | None, column: str = "p.doc_id") -> tuple[str, tuple]:
+    """A WHERE fragment keeping rows whose `column` is one of `doc_ids` (None: every row), as
+    one JSON parameter, so a scope of any size is one bound value."""
+    if doc_ids is None:
+        return "1 = 1", ()
+    return f"{column} IN (SELECT value FROM json_each(?))", (json.dumps(sorted(doc_ids)),)
 
 
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from index.access import LEVELS
 from index.engine.base import IndexedPassage
 from index.library import ingest_log
 from index.library import reviews as reviews_table
 from index.library import tags as tags_table
-from index.library.database import Database, bump_generation, chunks, marks
+from index.library import users as users_table
+from index.library.database import Database, bump_generation, chunks, in_scope, marks
 from index.library.records import (
     DocumentRow,
     Locator,
@@ -85,7 +87,7 @@ def document_exists(c: sqlite3.Connection, doc_id: int) -> bool:
     return c.execute("SELECT 1 FROM documents WHERE id = ?", (doc_id,)).fetchone() is not None
 
 
-def _doc(row: sqlite3.Row) -> DocumentRow:
+def _doc(row: sqlite3.Row, groups: dict[int, tuple[str, ...]] | None = None) -> DocumentRow:
     return DocumentRow(
         id=row["id"],
         source_path=row["source_path"],
@@ -101,7 +103,30 @@ def _doc(row: sqlite3.Row) -> DocumentRow:
         ingested_at=row["ingested_at"],
         extractor=row["extractor"],
         size_bytes=row["size_bytes"],
+        classification=row["classification"],
+        groups=(groups or {}).get(int(row["id"]), ()),
     )
+
+
+def _groups(c: sqlite3.Connection, doc_id: int | None = None) -> dict[int, tuple[str, ...]]:
+    where, args = ("WHERE doc_id = ?", (doc_id,)) if doc_id is not None else ("", ())
+    out: dict[int, list[str]] = {}
+    for d, g in c.execute(f"SELECT doc_id, grp FROM document_groups {where} ORDER BY grp", args):
+        out.setdefault(int(d), []).append(g)
+    return {d: tuple(gs) for d, gs in out.items()}
+
+
+def set_access(
+    c: sqlite3.Connection, doc_id: int, level: str, groups: Sequence[str] | None
+) -> None:
+    """A document's level and (when given) its groups."""
+    c.execute("UPDATE documents SET classification = ? WHERE id = ?", (level, doc_id))
+    if groups is not None:
+        c.execute("DELETE FROM document_groups WHERE doc_id = ?", (doc_id,))
+        c.executemany(
+            "INSERT INTO document_groups(doc_id, grp) VALUES (?, ?)",
+            [(doc_id, g) for g in sorted(set(groups))],
+        )
 
 
 _PASSAGE_COLUMNS = (
@@ -131,22 +156,43 @@ class DocumentsTable(Database):
     """The documents family's part of the Store."""
 
     # -- reading --------------------------------------------------------------------------
+    def _one(self, where: str, value: object) -> DocumentRow | None:
+        row = self.conn.execute(f"SELECT * FROM documents WHERE {where} = ?", (value,)).fetchone()
+        return None if row is None else _doc(row, _groups(self.conn, int(row["id"])))
+
     def document_by_path(self, source_path: str) -> DocumentRow | None:
-        row = self.conn.execute(
-            "SELECT * FROM documents WHERE source_path = ?", (source_path,)
-        ).fetchone()
-        return None if row is None else _doc(row)
+        return self._one("source_path", source_path)
 
     def document_by_sha(self, sha256: str) -> DocumentRow | None:
-        row = self.conn.execute("SELECT * FROM documents WHERE sha256 = ?", (sha256,)).fetchone()
-        return None if row is None else _doc(row)
+        return self._one("sha256", sha256)
 
     def document(self, doc_id: int) -> DocumentRow | None:
-        row = self.conn.execute("SELECT * FROM documents WHERE id = ?", (doc_id,)).fetchone()
-        return None if row is None else _doc(row)
+        return self._one("id", doc_id)
 
     def documents(self) -> list[DocumentRow]:
-        return [_doc(r) for r in self.conn.execute("SELECT * FROM documents ORDER BY id")]
+        groups = _groups(self.conn)
+        return [_doc(r, groups) for r in self.conn.execute("SELECT * FROM documents ORDER BY id")]
+
+    def set_document_access(
+        self, doc_id: int, level: str, groups: Sequence[str] | None, *, actor: str | None
+    ) -> DocumentRow | None:
+        """Change a document's level (and groups, when given), recorded in the security log.
+        None when there is no such document."""
+        before = self.document(doc_id)
+        if before is None:
+            return None
+        with self.transaction() as c:
+            set_access(c, doc_id, level, groups)
+            users_table.log(
+                c,
+                actor,
+                "classification_changed",
+                f"document {doc_id}",
+                f"{before.classification} -> {level}; groups "
+                f"{','.join(before.groups) or 'none'} -> "
+                f"{','.join(sorted(set(groups))) if groups is not None else 'unchanged'}",
+            )
+        return self.document(doc_id)
 
     def passage_ids(self, doc_id: int) -> list[int]:
         return [
@@ -214,13 +260,17 @@ class DocumentsTable(Database):
         ):
             yield int(row[0]), row[1], row[2], int(row[3])
 
-    def entity_passage_counts(self, label: str) -> dict[str, int]:
-        """Per entity key of one label: the passages naming it."""
+    def entity_passage_counts(
+        self, label: str, doc_ids: Collection[int] | None = None
+    ) -> dict[str, int]:
+        """Per entity key of one label: the passages naming it (of the documents `doc_ids`)."""
+        scope, args = in_scope(doc_ids)
         return dict(
             self.conn.execute(
-                "SELECT key, COUNT(DISTINCT passage_id) FROM entities WHERE label = ?"
-                " GROUP BY key",
-                (label,),
+                "SELECT e.key, COUNT(DISTINCT e.passage_id) FROM entities e"
+                f" JOIN passages p ON p.id = e.passage_id WHERE e.label = ? AND {scope}"
+                " GROUP BY e.key",
+                (label, *args),
             ).fetchall()
         )
 
@@ -264,15 +314,17 @@ class DocumentsTable(Database):
             last = int(rows[-1][0])
 
     # -- what a search engine indexes (index/engine/base.py: PassageSource) -----------------
-    def passage_count(self) -> int:
-        return int(self.conn.execute("SELECT COUNT(*) FROM passages").fetchone()[0])
+    def passage_count(self, doc_ids: Collection[int] | None = None) -> int:
+        scope, args = in_scope(doc_ids)
+        return int(
+            self.conn.execute(f"SELECT COUNT(*) FROM passages p WHERE {scope}", args).fetchone()[0]
+        )
 
     def iter_indexed(self, batch: int = 4096) -> Iterator[list[IndexedPassage]]:
         last = 0
         while True:
             rows = self.conn.execute(
-                "SELECT id, doc_id, text, embedding FROM passages WHERE id > ? ORDER BY id"
-                " LIMIT ?",
+                "SELECT id, doc_id, text, embedding FROM passages WHERE id > ? ORDER BY id LIMIT ?",
                 (last, batch),
             ).fetchall()
             if not rows:
@@ -323,6 +375,8 @@ class DocumentsTable(Database):
         passages: Sequence[PassageRecord],
         doc_type: str | None = None,
         extraction_version: int = 1,
+        classification: str = "unclassified",
+        groups: Sequence[str] | None = None,
     ) -> Replaced:
         """Insert a document (replacing any earlier version at the same path) with all its
         passages in one transaction.
@@ -331,7 +385,11 @@ class DocumentsTable(Database):
         tags, their history, links to its page) stays with it. Reviewed passages whose text the
         new reading changed (an extraction fix rejoins a word or a paragraph) hand their labels
         to the new passage that holds nearly the same words; the others are counted, and their
-        labels stay in the training set and the audit trail."""
+        labels stay in the training set and the audit trail.
+
+        A new document gets `classification` and `groups`; one read again keeps its level, or
+        takes `classification` if that is higher (a marking found on the new reading), and keeps
+        its groups unless `groups` are given."""
         values = (
             file_name,
             sha256,
@@ -365,6 +423,13 @@ class DocumentsTable(Database):
                     " ingested_at = strftime('%Y-%m-%dT%H:%M:%SZ', 'now') WHERE id = ?",
                     (*values, doc_id),
                 )
+                kept = c.execute(
+                    "SELECT classification FROM documents WHERE id = ?", (doc_id,)
+                ).fetchone()[0]
+                if LEVELS.index(classification) > LEVELS.index(kept):
+                    set_access(c, doc_id, classification, groups)
+                elif groups is not None:
+                    set_access(c, doc_id, kept, groups)
             else:
                 cur = c.execute(
                     f"INSERT INTO documents(source_path, {', '.join(_FIELDS)})"
@@ -372,6 +437,7 @@ class DocumentsTable(Database):
                     (source_path, *values),
                 )
                 doc_id = int(cur.lastrowid or 0)
+                set_access(c, doc_id, classification, groups or ())
             new_ids: list[int] = []
             for p in passages:
                 vec = np.ascontiguousarray(p.embedding, dtype=np.float32)

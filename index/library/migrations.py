@@ -22,7 +22,7 @@ from index.library.records import utc_now
 
 # The meta key older releases read: kept in step, so an older release opening an upgraded store
 # sees a newer schema rather than guessing.
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 
 @dataclass(frozen=True)
@@ -289,6 +289,75 @@ def _tags_generation(c: sqlite3.Connection) -> None:
         _set_meta(c, "tags_generation", "0")
 
 
+def _accounts(c: sqlite3.Connection) -> None:
+    """Accounts (passwords as argon2id hashes only), their sign-in attempts, and the security
+    log: who signed in or failed, lockouts, user and role changes, classification changes,
+    exports of classified content."""
+    c.execute(
+        "CREATE TABLE IF NOT EXISTS users ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " username TEXT NOT NULL UNIQUE COLLATE NOCASE,"
+        " display_name TEXT NOT NULL DEFAULT '',"
+        " email TEXT COLLATE NOCASE,"
+        " password_hash TEXT,"  # NULL: signs in through single sign-on only
+        " roles TEXT NOT NULL DEFAULT '[]',"
+        " clearance TEXT NOT NULL DEFAULT 'unclassified',"
+        " groups TEXT NOT NULL DEFAULT '[]',"
+        " disabled INTEGER NOT NULL DEFAULT 0,"
+        " failed_attempts INTEGER NOT NULL DEFAULT 0,"
+        " locked_until TEXT,"
+        " created_at TEXT NOT NULL,"
+        " last_sign_in TEXT)"
+    )
+    c.execute("CREATE INDEX IF NOT EXISTS users_email ON users(email)")
+    c.execute(
+        "CREATE TABLE IF NOT EXISTS security_log ("
+        " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+        " at TEXT NOT NULL,"
+        " actor TEXT,"  # the authenticated user (or 'operator' for the command line)
+        " event TEXT NOT NULL,"
+        " target TEXT,"
+        " detail TEXT NOT NULL DEFAULT '',"
+        " client TEXT)"
+    )
+
+
+def _classification(c: sqlite3.Connection) -> None:
+    """Documents carry a classification level and optional need-to-know groups; every existing
+    document becomes the library's default level (meta `default_classification`, else
+    unclassified). Briefing packs have an owner and may be shared."""
+    if "classification" not in _columns(c, "documents"):
+        default = _meta(c, "default_classification") or "unclassified"
+        c.execute(
+            "ALTER TABLE documents ADD COLUMN classification TEXT NOT NULL"
+            " DEFAULT 'unclassified'"
+        )
+        c.execute("UPDATE documents SET classification = ?", (default,))
+    c.execute(
+        "CREATE TABLE IF NOT EXISTS document_groups ("
+        " doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,"
+        " grp TEXT NOT NULL,"
+        " PRIMARY KEY (doc_id, grp))"
+    )
+    if "owner" not in _columns(c, "packs"):
+        c.execute("ALTER TABLE packs ADD COLUMN owner TEXT")
+        c.execute("ALTER TABLE packs ADD COLUMN shared_with_all INTEGER NOT NULL DEFAULT 0")
+    if "classification" not in _columns(c, "pack_items"):
+        # what an item's document was when it was added: it still governs who sees the item
+        # once the document is gone
+        c.execute(
+            "ALTER TABLE pack_items ADD COLUMN classification TEXT NOT NULL"
+            " DEFAULT 'unclassified'"
+        )
+        c.execute("ALTER TABLE pack_items ADD COLUMN doc_groups TEXT NOT NULL DEFAULT '[]'")
+    c.execute(
+        "CREATE TABLE IF NOT EXISTS pack_shares ("
+        " pack_id INTEGER NOT NULL REFERENCES packs(id) ON DELETE CASCADE,"
+        " username TEXT NOT NULL COLLATE NOCASE,"
+        " PRIMARY KEY (pack_id, username))"
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     Migration("0001_tables", _tables),
     Migration("0002_review_group", _review_group),
@@ -299,6 +368,8 @@ MIGRATIONS: tuple[Migration, ...] = (
     Migration("0007_extraction_version", _extraction_version),
     Migration("0008_events_from_reviews", _events_from_reviews),
     Migration("0009_tags_generation", _tags_generation),
+    Migration("0010_accounts", _accounts),
+    Migration("0011_classification", _classification),
 )
 
 

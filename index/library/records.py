@@ -127,6 +127,8 @@ class DocumentRow:
     ingested_at: str = ""  # UTC, when this version of the file was read
     extractor: str = ""
     size_bytes: int = 0
+    classification: str = "unclassified"
+    groups: tuple[str, ...] = ()  # need-to-know groups; none: anyone cleared for the level
 
 
 # (label, probability, probability minus the label's threshold, the model's decision 0/1)
@@ -188,3 +190,50 @@ class Replaced:
     removed: list[int]
     reviews_carried: int = 0  # reviewed texts changed by the new reading, labels handed on
     reviews_unmatched: int = 0  # reviewed texts with no close enough new passage
+
+
+@dataclass(frozen=True)
+class User:
+    """An account. The password hash never leaves the library except to be verified."""
+
+    id: int
+    username: str
+    display_name: str
+    email: str | None
+    roles: frozenset[str]
+    clearance: str
+    groups: frozenset[str]
+    disabled: bool
+    created_at: str
+    last_sign_in: str | None
+    failed_attempts: int = 0
+    locked_until: str | None = None
+    has_password: bool = True
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "username": self.username,
+            "display_name": self.display_name,
+            "email": self.email,
+            "roles": sorted(self.roles),
+            "clearance": self.clearance,
+            "groups": sorted(self.groups),
+            "disabled": self.disabled,
+            "created_at": self.created_at,
+            "last_sign_in": self.last_sign_in,
+            "locked_until": self.locked_until,
+            "sign_in": "password" if self.has_password else "single sign-on",
+        }
+
+
+@dataclass(frozen=True)
+class SecurityEvent:
+    """One line of the security log."""
+
+    id: int
+    at: str  # UTC, ISO 8601
+    actor: str | None
+    event: str  # sign_in, sign_in_failed, account_locked, user_created, user_changed, ...
+    target: str | None
+    detail: str
+    client: str | None

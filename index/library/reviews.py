@@ -11,12 +11,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from index.library import documents as documents_table
 from index.library import tags as tags_table
-from index.library.database import Database, chunks, marks
+from index.library.database import Database, chunks, in_scope, marks
 from index.library.records import Locator, Tags, utc_now
 from nlp.labels import all_labels
 from nlp.training_data import LabelledText, text_key
@@ -404,11 +404,17 @@ class ReviewsTable(Database):
         limit: int | None = None,
         offset: int = 0,
         newest_first: bool = True,
+        doc_ids: Collection[int] | None = None,
     ) -> list[ReviewEvent]:
         """Review events, newest first. `label` keeps events where it was shown, saved or
         predicted; `passage_id` the events of that passage's text (whichever passage held it);
-        `document_id` the corrections of that document's own tags."""
+        `document_id` the corrections of that document's own tags; `doc_ids` the events of
+        those documents' passages and tags (an event whose passage is gone is then left out)."""
         where, args = ["1 = 1"], []  # type: list[str], list[object]
+        if doc_ids is not None:
+            scope, scope_args = in_scope(doc_ids, "COALESCE(p.doc_id, e.doc_id)")
+            where.append(scope)
+            args += list(scope_args)
         if reviewer is not None:
             where.append("e.reviewer = ?")
             args.append(reviewer)
@@ -451,6 +457,7 @@ class ReviewsTable(Database):
         include_reviewed: bool,
         limit: int,
         offset: int,
+        doc_ids: Collection[int] | None = None,
     ) -> tuple[int, list[QueueRow]]:
         """(passages matching, one page of them): most uncertain first, one passage per text;
         texts already reviewed (on both axes; with `label`, on its axis) left out unless
@@ -471,6 +478,10 @@ class ReviewsTable(Database):
         if doc_id is not None:
             where.append("p.doc_id = ?")
             args.append(doc_id)
+        if doc_ids is not None:
+            scope, scope_args = in_scope(doc_ids)
+            where.append(scope)
+            args += list(scope_args)
         if label is not None:
             where.append(
                 "EXISTS (SELECT 1 FROM passage_scores s WHERE s.passage_id = p.id"
@@ -492,23 +503,29 @@ class ReviewsTable(Database):
         row = self.conn.execute(f"{_QUEUE_COLUMNS} WHERE p.id = ?", (passage_id,)).fetchone()
         return None if row is None else _queue_row(row)
 
-    def review_progress(self) -> tuple[dict[str, int], int, int, str | None]:
+    def review_progress(
+        self, doc_ids: Collection[int] | None = None
+    ) -> tuple[dict[str, int], int, int, str | None]:
         """(passages reviewed per axis, passages reviewed on any axis, reviewers, last review)
-        over the passages the library holds now."""
+        over the passages the library holds now (of the documents `doc_ids`)."""
         q = self.conn.execute
+        scope, args = in_scope(doc_ids)
         per_axis = {
             axis: int(n)
             for axis, n in q(
                 "SELECT r.axis, COUNT(DISTINCT p.id) FROM reviewed_labels r"
-                " JOIN passages p ON p.text_key = r.text_key GROUP BY r.axis"
+                f" JOIN passages p ON p.text_key = r.text_key WHERE {scope} GROUP BY r.axis",
+                args,
             )
         }
         any_axis = q(
             "SELECT COUNT(DISTINCT p.id) FROM passages p"
-            " WHERE p.text_key IN (SELECT text_key FROM reviewed_labels)"
+            f" WHERE p.text_key IN (SELECT text_key FROM reviewed_labels) AND {scope}",
+            args,
         ).fetchone()[0]
         reviewers, last = q(
             "SELECT COUNT(DISTINCT reviewer), MAX(at) FROM reviewed_labels"
-            " WHERE text_key IN (SELECT text_key FROM passages)"
+            f" WHERE text_key IN (SELECT p.text_key FROM passages p WHERE {scope})",
+            args,
         ).fetchone()
         return per_axis, int(any_axis), int(reviewers), last

@@ -8,6 +8,7 @@ its own module.
       reviews.py      reviewed labels and the audit trail of review events
       ingest_log.py   the last outcome of every file
       duplicates.py   near-duplicate groups
+      users.py        accounts, sign-in attempts, the security log
       packs.py        briefing packs and their items (functions over a Store)
 
 Open a Store through `index.datadir.DataDir`, which pairs it with the search engine.
@@ -20,8 +21,9 @@ from index.library.duplicates import Duplicates
 from index.library.ingest_log import IngestLog
 from index.library.reviews import ReviewsTable
 from index.library.tags import TagsTable
+from index.library.users import UsersTable
 
 
-class Store(DocumentsTable, TagsTable, ReviewsTable, IngestLog, Duplicates):
+class Store(DocumentsTable, TagsTable, ReviewsTable, IngestLog, Duplicates, UsersTable):
     """Typed access to the library's SQLite file. `Store(path)` opens it for writing and runs
     pending migrations; `Store(path, readonly=True)` never changes the file."""

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 
-from index.library.database import Database, bump_tags_generation, chunks, marks
+from index.library.database import Database, bump_tags_generation, chunks, in_scope, marks
 from index.library.records import LabelScore, Tags, utc_now
 from nlp.labels import slugs
 
@@ -244,22 +244,29 @@ class TagsTable(Database):
             out.setdefault((int(doc_id), axis), []).append(label)
         return out
 
-    def passages_per_label(self, axis: str) -> dict[str, int]:
-        """Per label on one axis: the passages showing it."""
+    def passages_per_label(
+        self, axis: str, doc_ids: Collection[int] | None = None
+    ) -> dict[str, int]:
+        """Per label on one axis: the passages showing it (of the documents `doc_ids`)."""
+        scope, args = in_scope(doc_ids)
         return dict(
             self.conn.execute(
-                "SELECT label, COUNT(DISTINCT passage_id) FROM passage_tags WHERE axis = ?"
-                " GROUP BY label",
-                (axis,),
+                "SELECT t.label, COUNT(DISTINCT t.passage_id) FROM passage_tags t"
+                f" JOIN passages p ON p.id = t.passage_id WHERE t.axis = ? AND {scope}"
+                " GROUP BY t.label",
+                (axis, *args),
             ).fetchall()
         )
 
-    def tag_coverage(self) -> tuple[int, int, int]:
-        """Passages with an A4P tag, with a pillar tag, with any tag."""
+    def tag_coverage(self, doc_ids: Collection[int] | None = None) -> tuple[int, int, int]:
+        """Passages with an A4P tag, with a pillar tag, with any tag (of `doc_ids`)."""
+        scope, args = in_scope(doc_ids)
         row = self.conn.execute(
-            "SELECT COUNT(DISTINCT CASE WHEN axis = 'a4p' THEN passage_id END),"
-            " COUNT(DISTINCT CASE WHEN axis = 'pillars' THEN passage_id END),"
-            " COUNT(DISTINCT passage_id) FROM passage_tags"
+            "SELECT COUNT(DISTINCT CASE WHEN t.axis = 'a4p' THEN t.passage_id END),"
+            " COUNT(DISTINCT CASE WHEN t.axis = 'pillars' THEN t.passage_id END),"
+            " COUNT(DISTINCT t.passage_id) FROM passage_tags t"
+            f" JOIN passages p ON p.id = t.passage_id WHERE {scope}",
+            args,
         ).fetchone()
         return int(row[0]), int(row[1]), int(row[2])
 
