@@ -45,7 +45,10 @@ $(DATA)/manifest.json: $(STAMP) $(wildcard corpus/pdf/*.pdf)
 
 demo: $(DATA)/manifest.json
 
+# A library without accounts gets an admin and one account per role; their passwords are
+# printed here, once.
 run: demo
+	$(PY) cli.py users bootstrap --demo --data-dir $(DATA)
 	LESSONS_DATA_DIR=$(DATA) $(PY) -m streamlit run app.py --server.port $(PORT) \
 		--server.headless true --browser.gatherUsageStats false
 

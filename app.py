@@ -1,4 +1,4 @@
-"""Streamlit app: five pages over the lessons-learned library.
+"""Streamlit app: the lessons-learned library's pages, behind a sign-in.
 
 A thin shell: each page in `ui/` calls the same library functions as `cli.py`. The data folder
 comes from LESSONS_DATA_DIR (default data/); the library handle and models are loaded once per
@@ -11,9 +11,11 @@ import time
 
 import streamlit as st
 
+from ui.auth import account_menu, current_access, sign_in_form, sync_cookie
 from ui.common import (
     APP_TITLE,
     ASSETS,
+    PAGE_ADMIN,
     PAGE_DASHBOARD,
     PAGE_DOCUMENT,
     PAGE_LIBRARY,
@@ -28,20 +30,54 @@ apply_style()
 # Lets helpers memoise a database read for the length of one script run.
 st.session_state["_run_marker"] = time.monotonic_ns()
 
-pages = [
-    st.Page(PAGE_SEARCH, title="Search", icon=":material/search:", url_path="search", default=True),
-    st.Page(PAGE_REVIEW, title="Review", icon=":material/fact_check:", url_path="review"),
-    st.Page(PAGE_PACKS, title="Briefing packs", icon=":material/folder_open:", url_path="packs"),
-    st.Page(PAGE_LIBRARY, title="Library", icon=":material/library_books:", url_path="library"),
-    st.Page(PAGE_DASHBOARD, title="Dashboard", icon=":material/monitoring:", url_path="dashboard"),
-    # Reached from a search result or the library list, not from the navigation.
-    st.Page(
-        PAGE_DOCUMENT,
-        title="Document",
-        icon=":material/description:",
-        url_path="document",
-        visibility="hidden",
-    ),
-]
 st.logo(str(ASSETS / "logo.svg"), size="large", icon_image=str(ASSETS / "icon.svg"))
+access = current_access()
+sync_cookie()
+if access is None:  # nothing of the library before a sign-in
+    sign_in_form()
+    st.stop()
+assert access is not None
+account_menu(access)
+
+# Each page is offered to the roles that use it; the pages and the library check again. The
+# first page offered opens by default.
+reader = access.has("officer")
+specs = [
+    (reader, PAGE_SEARCH, "Search", ":material/search:", "search"),
+    (access.has("reviewer"), PAGE_REVIEW, "Review", ":material/fact_check:", "review"),
+    (
+        reader or access.has("liaison"),
+        PAGE_PACKS,
+        "Briefing packs",
+        ":material/folder_open:",
+        "packs",
+    ),
+    (
+        reader or access.has("librarian"),
+        PAGE_LIBRARY,
+        "Library",
+        ":material/library_books:",
+        "library",
+    ),
+    (reader, PAGE_DASHBOARD, "Dashboard", ":material/monitoring:", "dashboard"),
+    (access.has("admin"), PAGE_ADMIN, "Accounts", ":material/admin_panel_settings:", "admin"),
+]
+offered = [spec[1:] for spec in specs if spec[0]]
+if not offered:
+    st.warning("Your account has no role yet: ask an administrator to give it one.")
+    st.stop()
+pages = [
+    st.Page(path, title=title, icon=icon, url_path=url, default=n == 0)
+    for n, (path, title, icon, url) in enumerate(offered)
+]
+if reader:  # reached from a search result or the library list, not from the navigation
+    pages.append(
+        st.Page(
+            PAGE_DOCUMENT,
+            title="Document",
+            icon=":material/description:",
+            url_path="document",
+            visibility="hidden",
+        )
+    )
 st.navigation(pages).run()

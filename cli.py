@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +49,13 @@ def cmd_ingest(args: argparse.Namespace) -> int:
 
     try:
         report = ingest_paths(
-            args.paths, settings, password=args.password, prune=args.prune, progress=progress
+            args.paths,
+            settings,
+            password=args.password,
+            prune=args.prune,
+            progress=progress,
+            classification=args.classification,
+            groups=args.group or (),
         )
     finally:
         bar.close()
@@ -72,6 +79,17 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+@contextmanager
+def _writer_store(settings: Any) -> Iterator[Any]:  # -> Store
+    """A writable connection for one small write beside a read (the security log)."""
+    with _reader(settings) as dd:
+        store = dd.editor()
+    try:
+        yield store
+    finally:
+        store.close()
+
+
 def _reader(settings: Any) -> Any:  # -> DataDir
     """A read handle on the library, upgraded first when an earlier version wrote it (the CLI
     is the operator's tool; the upgrade takes the writer handle, briefly and visibly)."""
@@ -81,6 +99,196 @@ def _reader(settings: Any) -> Any:  # -> DataDir
     if ran:
         print(f"note: library upgraded ({', '.join(ran)})", file=sys.stderr)
     return DataDir(settings.data_dir)
+
+
+def _acting(dd: Any, args: argparse.Namespace) -> Any:  # -> Access
+    """Who the command acts as: the operator (full rights), or with `--as NAME` exactly what
+    that user would get."""
+    from index.access import OPERATOR
+    from index.accounts import access_of
+
+    name = getattr(args, "as_user", None)
+    if not name:
+        return OPERATOR
+    user = dd.store.user(name)
+    if user is None:
+        raise ValueError(f"--as: no account named {name!r} (python cli.py users list)")
+    if user.disabled:
+        raise ValueError(f"--as: the account {name!r} is disabled")
+    return access_of(user)
+
+
+def _password_from_stdin() -> str:
+    line = sys.stdin.readline()
+    password = line.rstrip("\r\n")
+    if not password:
+        raise ValueError("--password-stdin: no password on standard input")
+    return password
+
+
+def cmd_users_add(args: argparse.Namespace) -> int:
+    from index.accounts import create_user
+    from index.datadir import DataDir
+
+    settings = _settings(args)
+    password = _password_from_stdin() if args.password_stdin else None
+    with DataDir(settings.data_dir, write=True) as dd:
+        user, generated = create_user(
+            dd.store,
+            args.name,
+            roles=_split(args.role),
+            clearance=args.clearance,
+            groups=args.group or (),
+            password=password,
+            display_name=args.display_name or "",
+            email=args.email,
+        )
+    print(f"account {user.username} created ({', '.join(sorted(user.roles))}; {user.clearance})")
+    if generated:
+        print(f"password (shown once, not stored in clear): {generated}")
+    return EXIT_OK
+
+
+def _split(values: Sequence[str] | None) -> list[str]:
+    return [v.strip() for raw in values or () for v in raw.split(",") if v.strip()]
+
+
+# The first accounts of a library (`make run`): an administrator, and for the demo library one
+# account per role, so each job can be tried.
+DEMO_ACCOUNTS: tuple[tuple[str, tuple[str, ...], str], ...] = (
+    ("officer", ("officer",), "unclassified"),
+    ("reviewer", ("officer", "reviewer"), "confidential"),
+    ("liaison", ("officer", "liaison"), "confidential"),
+    ("librarian", ("officer", "librarian"), "strictly_confidential"),
+)
+
+
+def cmd_users_bootstrap(args: argparse.Namespace) -> int:
+    from index.access import ROLES
+    from index.accounts import create_user
+    from index.datadir import DataDir
+
+    settings = _settings(args)
+    with DataDir(settings.data_dir, write=True) as dd:
+        if dd.store.user_count():
+            print(
+                "accounts exist already (python cli.py users list); to reset a password: "
+                "python cli.py users reset-password NAME"
+            )
+            return EXIT_OK
+        wanted: list[tuple[str, Sequence[str], str]] = [("admin", ROLES, "strictly_confidential")]
+        if args.demo:
+            wanted += list(DEMO_ACCOUNTS)
+        made = []
+        for name, roles, clearance in wanted:
+            user, password = create_user(dd.store, name, roles=roles, clearance=clearance)
+            made.append((user, password))
+    print("First accounts of this library (passwords shown once, stored only as hashes):")
+    for user, password in made:
+        print(
+            f"  {user.username:<10} {password}   {', '.join(sorted(user.roles))}; {user.clearance}"
+        )
+    print("Reset one with: python cli.py users reset-password NAME")
+    return EXIT_OK
+
+
+def cmd_users_list(args: argparse.Namespace) -> int:
+    settings = _settings(args)
+    with _reader(settings) as dd:
+        users = dd.store.users()
+    if args.json:
+        json.dump([u.to_json() for u in users], sys.stdout, indent=2)
+        sys.stdout.write("\n")
+        return EXIT_OK
+    if not users:
+        print("No accounts yet: python cli.py users add NAME --role officer ...")
+    for u in users:
+        state = "disabled" if u.disabled else ("locked" if u.locked_until else "active")
+        print(
+            f"{u.username:<20} {','.join(sorted(u.roles)):<32} {u.clearance:<22}"
+            f" groups: {','.join(sorted(u.groups)) or '-':<16} {state:<8}"
+            f" last sign-in: {u.last_sign_in or 'never'}"
+        )
+    return EXIT_OK
+
+
+def cmd_users_set(args: argparse.Namespace) -> int:
+    from index.accounts import set_user
+    from index.datadir import DataDir
+
+    settings = _settings(args)
+    with DataDir(settings.data_dir, write=True) as dd:
+        user = set_user(
+            dd.store,
+            args.name,
+            roles=_split(args.role) if args.role else None,
+            clearance=args.clearance,
+            groups=args.group if args.group is not None else None,
+            display_name=args.display_name,
+            email=args.email,
+            disabled=False if args.enable else None,
+        )
+    print(f"account {user.username}: {', '.join(sorted(user.roles))}; {user.clearance}")
+    return EXIT_OK
+
+
+def cmd_users_disable(args: argparse.Namespace) -> int:
+    from index.accounts import set_user
+    from index.datadir import DataDir
+
+    settings = _settings(args)
+    with DataDir(settings.data_dir, write=True) as dd:
+        set_user(dd.store, args.name, disabled=True)
+    print(f"account {args.name} disabled: it can no longer sign in")
+    return EXIT_OK
+
+
+def cmd_users_reset(args: argparse.Namespace) -> int:
+    from index.accounts import reset_password
+    from index.datadir import DataDir
+
+    settings = _settings(args)
+    given = _password_from_stdin() if args.password_stdin else None
+    with DataDir(settings.data_dir, write=True) as dd:
+        new = reset_password(dd.store, args.name, password=given)
+    print(f"password of {args.name} reset" + ("" if given else f": {new} (shown once)"))
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from index.security_log import events_csv
+
+    settings = _settings(args)
+    with _reader(settings) as dd:
+        events = dd.store.security_events(None if args.csv else args.limit)
+    if args.csv:
+        from atomic import write_text_atomic
+
+        write_text_atomic(args.csv, events_csv(reversed(events)))
+        print(f"{len(events)} security events written to {args.csv}")
+        return EXIT_OK
+    for e in events:
+        print(
+            f"{e.at}  {e.event:<22} {e.actor or '-':<16} {e.target or '-':<24} {e.detail}"
+            + (f"  [{e.client}]" if e.client else "")
+        )
+    if not events:
+        print("The security log is empty.")
+    return EXIT_OK
+
+
+def cmd_classify(args: argparse.Namespace) -> int:
+    from index.classification import set_document_access
+    from index.datadir import DataDir
+
+    settings = _settings(args)
+    with DataDir(settings.data_dir, write=True) as dd:
+        doc = set_document_access(dd.store, args.doc_id, level=args.level, groups=args.group)
+    print(
+        f"document {doc.id} ({doc.file_name}): {doc.classification}"
+        f"; groups: {', '.join(doc.groups) or 'none'}"
+    )
+    return EXIT_OK
 
 
 def cmd_upgrade(args: argparse.Namespace) -> int:
@@ -106,12 +314,17 @@ def cmd_search(args: argparse.Namespace) -> int:
     filters = Filters.parse(args.filter or [])
     with _reader(settings) as dd:
         searcher = Searcher(dd, threads=settings.torch_threads)
+        who = _acting(dd, args)
         if args.like is not None:
-            res = searcher.more_like_this(passage_id=args.like, k=args.k, filters=filters)
+            res = searcher.more_like_this(
+                passage_id=args.like, k=args.k, filters=filters, access=who
+            )
         elif args.like_doc is not None:
-            res = searcher.more_like_this(doc_id=args.like_doc, k=args.k, filters=filters)
+            res = searcher.more_like_this(
+                doc_id=args.like_doc, k=args.k, filters=filters, access=who
+            )
         else:
-            res = searcher.search(args.query, k=args.k, filters=filters, mode=args.mode)
+            res = searcher.search(args.query, k=args.k, filters=filters, mode=args.mode, access=who)
     if args.json:
         # One object per result, in the hit schema; grouped results carry the document's
         # other passages under "passages".
@@ -184,7 +397,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise ValueError(f"none of the queries in {args.queries} has judgments in {args.qrels}")
     with _reader(settings) as dd:
         searcher = Searcher(dd, threads=settings.torch_threads)
-        report = evaluate_search(searcher, queries, qrels, k=10)
+        report = evaluate_search(searcher, queries, qrels, k=10, access=_acting(dd, args))
     if args.json:
         json.dump(report, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -207,9 +420,18 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     with _reader(settings) as dd:
-        counts = dd.store.counts()
+        from index.catalog import scope
+
+        who = _acting(dd, args)
+        counts = dd.store.counts(scope(dd.store, who))
         failures = dd.store.failures_by_reason()
         size = dd.size_on_disk()
+    if not who.full:  # what the user gets: their documents' counts, nothing about the rest
+        print(f"as {who.name} ({who.clearance}; groups: {', '.join(sorted(who.groups)) or '-'})")
+        print(f"documents:   {counts['documents']}")
+        print(f"pages:       {counts['pages']}")
+        print(f"passages:    {counts['passages']}")
+        return EXIT_OK
     print(f"data folder: {settings.data_dir}")
     print(f"documents:   {counts['documents']}")
     print(f"pages:       {counts['pages']}")
@@ -372,7 +594,7 @@ def cmd_pack_list(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     with _reader(settings) as dd:
-        packs = list_packs(dd.store)
+        packs = list_packs(dd.store, _acting(dd, args))
     if not packs:
         print("No briefing packs yet.")
     for p in packs:
@@ -386,9 +608,21 @@ def cmd_pack_export(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     with _reader(settings) as dd:
-        pack = find_pack(dd.store, args.name)
+        who = _acting(dd, args)
+        if not who.full:
+            who.require("liaison", "exporting briefing packs")
+        pack = find_pack(dd.store, args.name, access=who)
     path = export_pack(pack, args.out, args.format)
-    print(f"{pack.name}: {len(pack.items)} excerpts written to {path}")
+    if pack.classification != "unclassified":
+        with _writer_store(settings) as store:
+            store.log_security(
+                who.name,
+                "export",
+                f"pack {pack.name}",
+                f"{pack.classification}; {len(pack.items)} excerpts; {args.out.name}",
+            )
+    hidden = f" ({pack.hidden} not shown: above {who.name}'s access)" if pack.hidden else ""
+    print(f"{pack.name}: {len(pack.items)} excerpts written to {path}{hidden}")
     return EXIT_OK
 
 
@@ -407,6 +641,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
+    as_user = argparse.ArgumentParser(add_help=False)
+    as_user.add_argument(
+        "--as",
+        dest="as_user",
+        metavar="NAME",
+        help="show exactly what this user would get (default: the operator, who sees all)",
+    )
 
     p = sub.add_parser(
         "ingest",
@@ -419,6 +660,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", metavar="PATH", help="PDF files or folders")
     p.add_argument("--password", help="password to try on encrypted PDFs")
     p.add_argument(
+        "--classification",
+        metavar="LEVEL",
+        help="level of new documents: unclassified, confidential or strictly_confidential "
+        "(default $LESSONS_DEFAULT_CLASSIFICATION); a marking on a document raises it",
+    )
+    p.add_argument(
+        "--group",
+        action="append",
+        metavar="G",
+        help="need-to-know group of new documents (repeatable): only members may see them",
+    )
+    p.add_argument(
         "--prune",
         action="store_true",
         help="remove documents whose files under PATH no longer exist",
@@ -427,7 +680,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "search",
-        parents=[data, as_json],
+        parents=[data, as_json, as_user],
         help="search passages",
         description="Search the ingested passages by meaning.",
         epilog='Example: python cli.py search "SHIRBRIG rapid reaction lessons" --k 5',
@@ -456,7 +709,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "eval",
-        parents=[data, as_json],
+        parents=[data, as_json, as_user],
         help="retrieval quality and latency over TREC qrels",
         description="Document-level nDCG@10, Recall@10 and MRR@10 for the system, BM25-only "
         "and dense-only over the same index, and search latency p50/p95 (model loaded). "
@@ -470,7 +723,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser(
         "stats",
-        parents=[data],
+        parents=[data, as_user],
         help="what the data folder holds",
         description="Documents, pages, passages, failures by reason and size on disk.",
         epilog="Example: python cli.py stats --data-dir data",
@@ -538,7 +791,7 @@ def build_parser() -> argparse.ArgumentParser:
     pack_sub = p.add_subparsers(dest="pack_command", required=True, metavar="ACTION")
     q = pack_sub.add_parser(
         "list",
-        parents=[data],
+        parents=[data, as_user],
         help="every pack with its number of items",
         description="Every briefing pack, the most recently changed first.",
         epilog="Example: python cli.py pack list",
@@ -546,7 +799,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_pack_list)
     q = pack_sub.add_parser(
         "export",
-        parents=[data],
+        parents=[data, as_user],
         help="export a pack to DOCX, PDF or Markdown",
         description="Export a briefing pack: title page, contents, excerpts with notes and "
         "citations, sources.",
@@ -556,6 +809,127 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--format", choices=("docx", "pdf", "md"), help="default: from --out")
     q.add_argument("--out", type=Path, required=True, metavar="FILE")
     q.set_defaults(func=cmd_pack_export)
+
+    p = sub.add_parser(
+        "users",
+        help="accounts: add, list, change, disable, reset a password",
+        description="Manage the accounts that sign in to the app. The command line acts with "
+        "the operator's full rights. Passwords are stored only as argon2id hashes; a generated "
+        "one is printed once.",
+        epilog="Example: python cli.py users add amina --role reviewer,officer "
+        "--clearance confidential --group MINUSMA --generate-password",
+    )
+    users_sub = p.add_subparsers(dest="users_command", required=True, metavar="ACTION")
+
+    def account_options(q: argparse.ArgumentParser, *, required: bool) -> None:
+        q.add_argument(
+            "--role",
+            action="append",
+            required=required,
+            metavar="ROLE[,ROLE...]",
+            help="officer, reviewer, liaison, librarian, admin (repeatable or comma-separated)",
+        )
+        q.add_argument(
+            "--clearance",
+            required=required,
+            metavar="LEVEL",
+            help="unclassified, confidential or strictly_confidential",
+        )
+        q.add_argument("--group", action="append", metavar="G", help="access group (repeatable)")
+        q.add_argument("--display-name", metavar="TEXT", help="the name shown in the app")
+        q.add_argument("--email", help="the address single sign-on maps to this account")
+
+    q = users_sub.add_parser(
+        "add",
+        parents=[data],
+        help="create an account",
+        description="Create an account with its roles, clearance and groups.",
+        epilog="Example: echo 'a long passphrase' | python cli.py users add lars "
+        "--role officer --clearance unclassified --password-stdin",
+    )
+    q.add_argument("name", metavar="NAME")
+    account_options(q, required=True)
+    how = q.add_mutually_exclusive_group(required=True)
+    how.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    how.add_argument(
+        "--generate-password", action="store_true", help="generate one and print it once"
+    )
+    q.set_defaults(func=cmd_users_add)
+    q = users_sub.add_parser(
+        "bootstrap",
+        parents=[data],
+        help="the first accounts of a library without any (make run does this)",
+        description="When the library has no account: create 'admin' (every role, highest "
+        "clearance) and, with --demo, one account per role; print their generated passwords "
+        "once. Does nothing when accounts exist.",
+        epilog="Example: python cli.py users bootstrap --demo --data-dir data",
+    )
+    q.add_argument("--demo", action="store_true", help="also one account per role")
+    q.set_defaults(func=cmd_users_bootstrap)
+    q = users_sub.add_parser(
+        "list",
+        parents=[data, as_json],
+        help="every account",
+        description="Every account: roles, clearance, groups, state and last sign-in.",
+        epilog="Example: python cli.py users list --json",
+    )
+    q.set_defaults(func=cmd_users_list)
+    q = users_sub.add_parser(
+        "set",
+        parents=[data],
+        help="change an account's roles, clearance, groups or names",
+        description="Change what is given; the rest stays. The change is in the security log.",
+        epilog="Example: python cli.py users set amina --clearance strictly_confidential",
+    )
+    q.add_argument("name", metavar="NAME")
+    account_options(q, required=False)
+    q.add_argument("--enable", action="store_true", help="enable a disabled account")
+    q.set_defaults(func=cmd_users_set)
+    q = users_sub.add_parser(
+        "disable",
+        parents=[data],
+        help="stop an account from signing in",
+        description="Disable an account (its history stays); `users set NAME --enable` undoes.",
+        epilog="Example: python cli.py users disable lars",
+    )
+    q.add_argument("name", metavar="NAME")
+    q.set_defaults(func=cmd_users_disable)
+    q = users_sub.add_parser(
+        "reset-password",
+        parents=[data],
+        help="set a new password (generated unless given on stdin)",
+        description="Set a new password and clear a lockout. A generated one is printed once.",
+        epilog="Example: python cli.py users reset-password amina",
+    )
+    q.add_argument("name", metavar="NAME")
+    q.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
+    q.set_defaults(func=cmd_users_reset)
+
+    p = sub.add_parser(
+        "audit",
+        parents=[data],
+        help="the security log: sign-ins, lockouts, account and classification changes",
+        description="The security log, newest first: sign-ins and failures, lockouts, account "
+        "and role changes, classification changes, exports of classified content; each with "
+        "the authenticated user and UTC time.",
+        epilog="Example: python cli.py audit --csv security.csv",
+    )
+    p.add_argument("--csv", type=Path, metavar="FILE", help="write the whole log as CSV")
+    p.add_argument("--limit", type=int, default=50, help="events to list (default 50)")
+    p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser(
+        "classify",
+        parents=[data],
+        help="set a document's classification and access groups",
+        description="Set a document's level (and, when given, its groups; --group '' clears "
+        "them). The change is in the security log.",
+        epilog="Example: python cli.py classify 12 --level confidential --group MINUSMA",
+    )
+    p.add_argument("doc_id", type=int, metavar="DOC_ID")
+    p.add_argument("--level", required=True, metavar="LEVEL")
+    p.add_argument("--group", action="append", metavar="G", help="access group (repeatable)")
+    p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser(
         "upgrade",

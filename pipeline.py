@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from errors import IngestError
-from index.access import LEVELS, check_groups, check_level, higher, rank
+from index.access import LEVELS, OPERATOR, Access, check_groups, check_level, higher, rank
 from index.datadir import DataDir
 from index.library import PassageRecord, Replaced
 from index.tagging import Tagging
@@ -156,6 +156,7 @@ def ingest_paths(
     force: bool = False,
     classification: str | None = None,
     groups: Sequence[str] = (),
+    by: Access = OPERATOR,
 ) -> IngestReport:
     """Ingest files and folders into `settings.data_dir`. Never raises for a bad file: each
     gets an outcome. Raises `DataDirError` when the data folder itself is unusable.
@@ -165,6 +166,7 @@ def ingest_paths(
     New documents get `classification` (default: the library's, `Settings.default_classification`)
     and the access `groups`; a marking printed on a document raises its level, never lowers it,
     and its outcome says so. Raises `AccountError` for an unknown level or a bad group name."""
+    by.require("librarian", "adding documents")
     level = check_level(classification or settings.default_classification)
     access_groups = tuple(sorted(check_groups(groups)))
     started = time.perf_counter()

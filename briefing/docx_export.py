@@ -11,7 +11,7 @@ import io
 from typing import Any
 
 from docx import Document
-from docx.enum.text import WD_BREAK
+from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Pt
@@ -64,6 +64,13 @@ def render_docx(outline: Outline) -> bytes:
     props.subject = outline.subtitle
     props.author = "Lessons learned"
 
+    # The classification on the title page, and in every page's header and footer.
+    page_setup = doc.sections[0]
+    for part in (page_setup.header, page_setup.footer):
+        mark = part.paragraphs[0]
+        mark.text = outline.marking
+        mark.alignment = WD_ALIGN_PARAGRAPH.CENTER
+    doc.add_paragraph(outline.marking).runs[0].bold = True
     doc.add_paragraph(outline.title, style="Title")
     doc.add_paragraph(f"{outline.subtitle} — {outline.date}", style="Subtitle")
     for text in outline.intro:

@@ -25,7 +25,13 @@ def escape(text: str) -> str:
 
 
 def render_markdown(outline: Outline) -> str:
-    lines = [f"# {escape(outline.title)}", "", f"*{escape(outline.subtitle)} — {outline.date}*", ""]
+    lines = [f"**{outline.marking}**", ""]
+    lines += [
+        f"# {escape(outline.title)}",
+        "",
+        f"*{escape(outline.subtitle)} — {outline.date}*",
+        "",
+    ]
     for p in outline.intro:
         lines += [escape(p), ""]
     lines += ["## Contents", ""]
@@ -49,4 +55,5 @@ def render_markdown(outline: Outline) -> str:
         lines += ["## Sources", ""]
         lines += [f"{n}. {escape(s)}" for n, s in enumerate(outline.sources, start=1)]
         lines.append("")
+    lines += [f"**{outline.marking}**", ""]
     return "\n".join(lines)

@@ -51,6 +51,9 @@ class Outline:
     intro: tuple[str, ...]
     sections: tuple[Section, ...]
     sources: tuple[str, ...]
+    # The highest classification of the excerpts, as it is printed on the title page and in
+    # every page's header and footer ("UNCLASSIFIED", "CONFIDENTIAL", "STRICTLY CONFIDENTIAL").
+    marking: str = "UNCLASSIFIED"
 
     def contents(self) -> list[tuple[int, str]]:
         """(level, heading) of the table of contents: sections (1), excerpts (2), sources."""
@@ -96,4 +99,5 @@ def build_outline(pack: Pack, today: date | None = None) -> Outline:
         tuple(paragraphs(pack.intro)),
         tuple(sections),
         tuple(sources),
+        pack.classification.replace("_", " ").upper(),
     )

@@ -35,13 +35,19 @@ def render_pdf(outline: Outline) -> bytes:
     from fpdf import FPDF
 
     class BriefingPDF(FPDF):
+        def header(self) -> None:
+            # The classification heads every page, the title page included.
+            self.set_y(6)
+            self.set_font(FAMILY, "B", 8)
+            self.cell(0, 5, outline.marking, align="C")
+            self.set_y(18)
+
         def footer(self) -> None:
-            if self.page_no() == 1:
-                return
             self.set_y(-12)
             self.set_font(FAMILY, "", 8)
             self.set_text_color(110)
-            self.cell(0, 6, _printable(f"{outline.title} — page {self.page_no()}"), align="C")
+            where = "" if self.page_no() == 1 else f"{outline.title} — page {self.page_no()} — "
+            self.cell(0, 6, _printable(f"{where}{outline.marking}"), align="C")
             self.set_text_color(0)
 
     pdf = BriefingPDF(format="A4")
@@ -62,6 +68,7 @@ def render_pdf(outline: Outline) -> bytes:
     # Title page.
     pdf.add_page()
     pdf.set_y(70)
+    text(12, outline.marking, "B", 6)
     text(26, outline.title, "B", 4)
     text(13, f"{outline.subtitle} — {outline.date}", "", 10)
     for p in outline.intro:

@@ -126,6 +126,8 @@ def set_user(
         event="user_disabled" if disabled else "user_changed",
     )
     assert changed is not None
+    if disabled:
+        store.end_sessions_of(user.username)
     return changed
 
 
@@ -139,6 +141,7 @@ def reset_password(
     store.update_user(
         user.username, actor=actor.name, password_hash=hash_password(new), event="password_reset"
     )
+    store.end_sessions_of(user.username)
     return new
 
 

@@ -52,6 +52,8 @@ class DocumentSummary:
     a4p: tuple[str, ...]
     pillars: tuple[str, ...]
     status: str  # STATUS_READY or STATUS_FILE_MISSING (page images and re-ingest need the file)
+    classification: str = "unclassified"
+    groups: tuple[str, ...] = ()
 
     @property
     def year(self) -> int | None:
@@ -144,6 +146,8 @@ def _summary(info: DocumentInfo, ingested_at: str) -> DocumentSummary:
         a4p=info.a4p,
         pillars=info.pillars,
         status=STATUS_READY if Path(info.source_path).is_file() else STATUS_FILE_MISSING,
+        classification=info.classification,
+        groups=info.groups,
     )
 
 

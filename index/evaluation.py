@@ -104,20 +104,26 @@ def evaluate_search(
     k: int = 10,
     latency_runs: int = 3,
     progress: Any = None,
+    access: Any = None,
 ) -> dict[str, Any]:
     """Document-level nDCG, Recall and MRR at k for the system and both single retrievers over
     the same index, overall and per query kind; and the system's search latency (median of
-    `latency_runs` timed runs per query, then p50 and p95 over queries; model loaded)."""
+    `latency_runs` timed runs per query, then p50 and p95 over queries; model loaded). Searches
+    run as `access` (an `index.access.Access`; by default the operator's, who sees all)."""
+    if access is None:
+        from index.access import OPERATOR
+
+        access = OPERATOR
     judged = [q for q in queries if q.qid in qrels]
     out: dict[str, Any] = {}
-    searcher.search("warm up the models", k=k)
+    searcher.search("warm up the models", k=k, access=access)
     per_query_ms: dict[str, list[float]] = {q.qid: [] for q in judged}
     for name, mode in SYSTEMS.items():
         runs: dict[str, list[str]] = {}
         for q in judged:
             searcher.forget_queries()  # every timed search embeds its query
             started = time.perf_counter()
-            res = searcher.search(q.text, k=k, mode=mode)
+            res = searcher.search(q.text, k=k, mode=mode, access=access)
             if mode == "hybrid":
                 per_query_ms[q.qid].append((time.perf_counter() - started) * 1000)
             runs[q.qid] = [_docid(d.source) for d in res.documents]
@@ -134,7 +140,7 @@ def evaluate_search(
         for q in judged:
             searcher.forget_queries()
             started = time.perf_counter()
-            searcher.search(q.text, k=k)
+            searcher.search(q.text, k=k, access=access)
             per_query_ms[q.qid].append((time.perf_counter() - started) * 1000)
     medians = [statistics.median(v) for v in per_query_ms.values() if v]
     out["latency_ms"] = {

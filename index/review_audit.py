@@ -84,7 +84,7 @@ CSV_COLUMNS = (
 )
 
 
-def _cell(value: object) -> str:
+def csv_cell(value: object) -> str:
     text = "" if value is None else str(value)
     # A spreadsheet would run a cell starting like a formula; names and titles are not ours.
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
@@ -103,7 +103,7 @@ def events_csv(events: Iterable[ReviewEvent]) -> str:
     for e in events:
         writer.writerow(
             [
-                _cell(v)
+                csv_cell(v)
                 for v in (
                     e.id,
                     e.at,

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from errors import DocumentNotFound, DocumentReviewConflict, ReviewConflict, ReviewError
-from index.access import PUBLIC, Access
+from index.access import OPERATOR, PUBLIC, Access
 from index.catalog import scope
 from index.library import Locator, Store, Tags
 from index.library import documents as documents_table
@@ -462,6 +462,7 @@ def retrain(
     force: bool = False,
     progress: ProgressFn | None = None,
     threads: int = 2,
+    by: Access = OPERATOR,
 ) -> TrainReport:
     """Retrain the tagger on the reviewed labels and retag every passage, reporting
     `progress(fraction 0..1, message)` for a progress bar. Like `cli.py train`, the model is
@@ -470,6 +471,7 @@ def retrain(
 
     from index.tagging import Tagging
 
+    by.require("reviewer", "retraining the tagger")
     start = time.perf_counter()
     step = _Progress(progress)
     through = dd.store.last_event_id()

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from errors import DataDirError, DocumentNotFound
+from index.access import OPERATOR, Access
 from index.datadir import DataDir
 from index.dedup import link_near_duplicates, scan_all
 from index.engine import IndexedPassage
@@ -177,9 +178,14 @@ class LibraryWriter:
             scan_all(self.store, self.engine)
 
 
-def delete_document(dd: DataDir, doc_id: int) -> DeletedDocument:
+def delete_document(dd: DataDir, doc_id: int, *, by: Access = OPERATOR) -> DeletedDocument:
     """Delete one document and make it durable (the library page's Delete). Needs the data
-    folder opened for writing (the ingest lock)."""
+    folder opened for writing (the ingest lock) and the librarian role; a document `by` may
+    not see is not found."""
+    by.require("librarian", "deleting documents")
+    doc = dd.store.document(doc_id)
+    if doc is not None and not by.may_see(doc.classification, doc.groups):
+        raise DocumentNotFound(f"document {doc_id} is not in the library (already deleted?)")
     writer = LibraryWriter(dd)
     gone = writer.delete_document(doc_id)
     writer.finish()

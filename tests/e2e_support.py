@@ -97,6 +97,16 @@ def browser() -> Iterator[Any]:
             b.close()
 
 
+def sign_in(page: Any, base: str, username: str, password: str) -> None:
+    """Through the sign-in form, as a person would."""
+    page.goto(base + "/")
+    page.get_by_label("Username", exact=True).fill(username)
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign out").wait_for()
+    wait_idle(page)
+
+
 def wait_idle(page: Any, timeout: float = 120_000) -> None:
     """Until the app has finished its script run: no 'running' indicator for a moment."""
     page.wait_for_selector('[data-testid="stApp"]', timeout=timeout)

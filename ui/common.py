@@ -39,6 +39,7 @@ PAGE_PACKS = "ui/packs_page.py"
 PAGE_LIBRARY = "ui/library_page.py"
 PAGE_DASHBOARD = "ui/dashboard_page.py"
 PAGE_DOCUMENT = "ui/document_page.py"
+PAGE_ADMIN = "ui/admin_page.py"
 
 STYLE = """
 <style>

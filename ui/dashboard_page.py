@@ -9,6 +9,7 @@ import altair as alt
 import streamlit as st
 
 from index.browse import DashboardStats, LabelCount, dashboard
+from ui.auth import require
 from ui.common import label_name, nice_time, open_library, page_header
 
 BLUE, GREEN = "#1d4e89", "#2d6a3e"
@@ -71,12 +72,13 @@ def render() -> None:
     page_header(
         "Dashboard", "What the library holds, how much of it is tagged, and how far review has got."
     )
+    access = require("officer")
     library = open_library()
     if library is None:
         st.info("No documents yet: add some on the Library page.")
         return
     with library.read() as dd:
-        stats = dashboard(dd.store)
+        stats = dashboard(dd.store, access)
     if stats.documents == 0:
         st.info("No documents yet: add some on the Library page.")
         return

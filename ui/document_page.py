@@ -9,10 +9,13 @@ from pathlib import Path
 import streamlit as st
 
 from errors import LessonsError
+from index.access import LEVEL_NAMES, LEVELS, Access, rank
 from index.browse import DocumentDetail, PassageView, document_detail
+from index.classification import set_document_access
 from ingest.render import render_page
 from nlp.doctypes import display_doc_type
 from ui import document_tags, packs_widget
+from ui.auth import current_access, require
 from ui.common import (
     PAGE_LIBRARY,
     PAGE_REVIEW,
@@ -21,6 +24,7 @@ from ui.common import (
     cite_html,
     esc,
     marked_html,
+    md_escape,
     meta_html,
     nice_date,
     open_library,
@@ -149,7 +153,53 @@ def scroll_to_selected(passage_id: int | None) -> None:
     )
 
 
+def _set_access(doc_id: int) -> None:
+    library = open_library()
+    access = current_access()
+    if library is None or access is None:
+        return
+    try:
+        with library.write() as store:
+            set_document_access(
+                store,
+                doc_id,
+                level=st.session_state[f"doc-level-{doc_id}"],
+                groups=st.session_state[f"doc-groups-{doc_id}"],
+                by=access,
+            )
+    except LessonsError as exc:
+        st.session_state["doc_access_error"] = str(exc)
+    else:
+        st.toast("Classification saved (recorded in the security log).", icon=":material/lock:")
+
+
+def classification_editor(detail: DocumentDetail, access: Access) -> None:
+    """A librarian sets who may see the document: its level and need-to-know groups."""
+    s = detail.summary
+    with st.expander(f"Classification: {LEVEL_NAMES[s.classification]}", expanded=False):
+        levels = [lv for lv in LEVELS if access.full or rank(lv) <= rank(access.clearance)]
+        st.selectbox(
+            "Level",
+            levels,
+            index=levels.index(s.classification) if s.classification in levels else 0,
+            format_func=lambda lv: LEVEL_NAMES[lv],
+            key=f"doc-level-{s.doc_id}",
+        )
+        st.multiselect(
+            "Access groups",
+            sorted(set(access.groups) | set(s.groups)),
+            default=list(s.groups),
+            key=f"doc-groups-{s.doc_id}",
+            help="When set, only members of one of these groups may see the document.",
+        )
+        st.button("Save classification", on_click=_set_access, args=(s.doc_id,))
+        error = st.session_state.pop("doc_access_error", None)
+        if error:
+            st.error(md_escape(error))
+
+
 def render() -> None:
+    access = require("officer")
     library = open_library()
     doc_id = _int_param("doc")
     query = st.query_params.get("q", "")
@@ -159,7 +209,7 @@ def render() -> None:
         return
     try:
         with library.read() as dd:
-            detail = document_detail(dd.store, doc_id)
+            detail = document_detail(dd.store, doc_id, access)
             own_tags = dd.store.document_reviews(doc_id)
     except LessonsError as exc:
         page_header("Document", "This document cannot be shown.")
@@ -174,7 +224,10 @@ def render() -> None:
         + meta_html([s.symbol, nice_date(s.date), ", ".join(s.missions[:5]), s.file_name])
         + chips_html(s.a4p, s.pillars, reviewed=tuple(own_tags))
     )
-    document_tags.editor(doc_id, {"a4p": list(s.a4p), "pillars": list(s.pillars)}, own_tags)
+    if access.has("reviewer"):
+        document_tags.editor(doc_id, {"a4p": list(s.a4p), "pillars": list(s.pillars)}, own_tags)
+    if access.has("librarian"):
+        classification_editor(detail, access)
     by_id = {p.passage_id: p for p in detail.passages}
     wanted = _int_param("passage")
     selected = by_id.get(wanted) if wanted is not None else None

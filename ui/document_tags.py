@@ -12,6 +12,7 @@ from errors import DocumentReviewConflict, LessonsError
 from index.browse import DOCUMENT_TAG_RULE
 from index.reviews import review_document
 from nlp.labels import AXES, slugs
+from ui.auth import current_access
 from ui.common import label_name, nice_time, open_library
 
 SHOWN = "doc_tags_shown"  # doc id -> the tags shown per axis when the editor was drawn
@@ -22,18 +23,11 @@ def _key(axis: str, doc_id: int) -> str:
     return f"doc-tags-{axis}-{doc_id}"
 
 
-def _reviewer() -> str:
-    return str(st.session_state.get("reviewer") or "").strip()
-
-
 def _save(doc_id: int, derive: tuple[str, ...] = (), overwrite: bool = False) -> None:
     """Store the document's tags; a conflict is kept for the page to show."""
     library = open_library()
-    name = _reviewer()
-    if library is None:
-        return
-    if not name:
-        st.session_state["doc_tags_error"] = "Enter your name first: it is kept with the change."
+    access = current_access()
+    if library is None or access is None:
         return
     conflict = st.session_state.get("doc_tags_conflict")
     if overwrite and conflict and conflict["doc_id"] == doc_id:
@@ -53,7 +47,7 @@ def _save(doc_id: int, derive: tuple[str, ...] = (), overwrite: bool = False) ->
                 a4p=give["a4p"],
                 pillars=give["pillars"],
                 derive=derive,
-                reviewer=name,
+                reviewer=access,
                 expected=shown,
             )
     except DocumentReviewConflict as exc:
@@ -105,13 +99,6 @@ def editor(doc_id: int, tags: dict[str, list[str]], own: dict[str, tuple]) -> No
                 key=_key(axis, doc_id),
                 placeholder="None apply",
             )
-        st.text_input(
-            "Your name",
-            key="reviewer",
-            bind="query-params",
-            placeholder="Recorded with each correction",
-            max_chars=80,
-        )
         row = st.container(horizontal=True)
         row.button(
             "Save document tags",

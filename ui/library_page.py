@@ -12,12 +12,14 @@ from typing import Any
 import streamlit as st
 
 from errors import LessonsError
+from index.access import LEVEL_NAMES, LEVELS, Access, rank
 from index.browse import STATUS_READY, DocumentSummary, ingest_problems, library
 from index.datadir import DataDir
 from index.writes import delete_document
 from ingest.uploads import save_upload
 from nlp.doctypes import display_doc_type
 from pipeline import FileOutcome, IngestReport, ingest_paths
+from ui.auth import require
 from ui.common import (
     PAGE_DOCUMENT,
     label_name,
@@ -73,7 +75,7 @@ def report_summary(report: IngestReport) -> str:
     )
 
 
-def upload_section() -> None:
+def upload_section(access: Access) -> None:
     st.subheader("Add documents")
     files = st.file_uploader(
         "PDF reports",
@@ -82,6 +84,24 @@ def upload_section() -> None:
         key=f"uploads-{_round()}",
         help="Policy briefs, mission reports, after-action reviews, end-of-assignment reports. "
         "Each file is read, cut into citable passages and tagged.",
+    )
+    left, right = st.columns(2)
+    level = left.selectbox(
+        "Classification",
+        [lv for lv in LEVELS if rank(lv) <= rank(access.clearance) or access.full],
+        index=LEVELS.index(settings().default_classification)
+        if rank(settings().default_classification) <= rank(access.clearance)
+        else 0,
+        format_func=lambda lv: LEVEL_NAMES[lv],
+        key=f"upload-level-{_round()}",
+        help="A marking printed on a document (CONFIDENTIAL, STRICTLY CONFIDENTIAL) raises "
+        "its level; it is never lowered.",
+    )
+    groups = right.multiselect(
+        "Access groups (optional)",
+        sorted(access.groups),
+        key=f"upload-groups-{_round()}",
+        help="When set, only members of one of these groups may see the documents.",
     )
     go = st.button(
         "Add to the library", type="primary", disabled=not files, icon=":material/upload:"
@@ -114,7 +134,15 @@ def upload_section() -> None:
         bar.progress(min(done[0] / total[0], 1.0), text=f"{done[0]} of {total[0]} · {name}")
 
     try:
-        report = ingest_paths(paths, s, progress=progress, on_start=on_start)
+        report = ingest_paths(
+            paths,
+            s,
+            progress=progress,
+            on_start=on_start,
+            classification=level,
+            groups=groups,
+            by=access,
+        )
     except LessonsError as exc:
         bar.empty()
         show_error(
@@ -150,6 +178,8 @@ def table_rows(docs: list[DocumentSummary]) -> list[dict[str, Any]]:
             "A4P areas": ", ".join(label_name(x) for x in d.a4p),
             "Pillars": ", ".join(label_name(x) for x in d.pillars),
             "Passages": d.passages,
+            "Classification": LEVEL_NAMES[d.classification]
+            + (f" ({', '.join(d.groups)})" if d.groups else ""),
             "Status": "Ready" if d.status == STATUS_READY else "PDF missing",
             "Symbol": d.symbol or "",
             "File": d.file_name,
@@ -169,8 +199,9 @@ def _cancel_delete() -> None:
 def _delete(doc: DocumentSummary) -> None:
     st.session_state.pop("confirm_delete", None)
     try:
+        access = require("librarian")
         with DataDir(settings().data_dir, write=True) as dd:
-            gone = delete_document(dd, doc.doc_id)
+            gone = delete_document(dd, doc.doc_id, by=access)
     except LessonsError as exc:
         _flash(f"Not deleted: {md_escape(str(exc))}", "error")
     else:
@@ -198,7 +229,9 @@ def reingest(doc: DocumentSummary) -> None:
         return
     with st.spinner("Reading the document again…"):
         try:
-            report = ingest_paths([doc.source_path], settings(), force=True)
+            report = ingest_paths(
+                [doc.source_path], settings(), force=True, by=require("librarian")
+            )
         except LessonsError as exc:
             _flash(f"Not re-read: {md_escape(str(exc))}", "error")
             return
@@ -216,7 +249,7 @@ def reingest(doc: DocumentSummary) -> None:
     st.session_state["table_round"] = int(st.session_state.get("table_round", 0)) + 1
 
 
-def documents_section(docs: list[DocumentSummary]) -> None:
+def documents_section(docs: list[DocumentSummary], librarian: bool) -> None:
     st.subheader(f"Documents ({len(docs)})")
     if not docs:
         st.info(
@@ -250,6 +283,8 @@ def documents_section(docs: list[DocumentSummary]) -> None:
         icon=":material/article:",
         query_params={"doc": str(doc.doc_id)},
     )
+    if not librarian:
+        return
     if cols[1].button(
         "Re-read",
         key="reread-doc",
@@ -289,19 +324,27 @@ def problems_section(lib_problems: list[Any]) -> None:
 
 
 def render() -> None:
-    page_header("Library", "Add reports, see what the library holds, and keep it tidy.")
+    access = require()
+    librarian = access.has("librarian")
+    page_header(
+        "Library",
+        "Add reports, see what the library holds, and keep it tidy."
+        if librarian
+        else "What the library holds that you may see.",
+    )
     show_flash()
-    with st.container(border=True):
-        upload_section()
-    last_report()
+    if librarian:
+        with st.container(border=True):
+            upload_section(access)
+        last_report()
     handle = open_library()
     if handle is None:
-        documents_section([])
+        documents_section([], librarian)
         return
     with handle.read() as dd:
-        docs = library(dd.store)
-        problems = ingest_problems(dd.store)
-    documents_section(docs)
+        docs = library(dd.store, access)
+        problems = ingest_problems(dd.store) if librarian else []
+    documents_section(docs, librarian)
     problems_section(problems)
 
 

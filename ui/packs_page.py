@@ -15,8 +15,10 @@ import streamlit as st
 from briefing.citation import citation
 from briefing.export import FORMATS, MEDIA_TYPES, file_name, render_pack
 from errors import LessonsError
+from index.access import LEVELS, Access
 from index.library import packs
 from index.library.packs import Pack, PackItem
+from ui.auth import current_access, require
 from ui.common import (
     PAGE_SEARCH,
     chips_html,
@@ -39,7 +41,7 @@ def _do(action: Callable[..., Any], *args: Any, done: str | None = None, **kwarg
         return None
     try:
         with library.write() as store:
-            result = action(store, *args, **kwargs)
+            result = action(store, *args, by=require(), **kwargs)
     except LessonsError as exc:
         st.session_state["packs_error"] = str(exc)
         return None
@@ -213,10 +215,57 @@ def item_block(pack: Pack, item: PackItem, before: int | None, after: int | None
         )
 
 
-def exports(pack: Pack) -> None:
+def _exported(pack: Pack, fmt: str) -> None:
+    """Exports of classified content are in the security log."""
+    if pack.classification == LEVELS[0]:
+        return
+    library = open_library()
+    access = current_access()
+    if library is None or access is None:
+        return
+    with library.write() as store:
+        store.log_security(
+            access.name,
+            "export",
+            f"pack {pack.name}",
+            f"{pack.classification}; {len(pack.items)} excerpts; {fmt}",
+        )
+
+
+def sharing(pack: Pack) -> None:
+    """A liaison shares their pack with named users or everyone; each sees what they may."""
+    with st.expander("Share", expanded=False):
+        st.caption(
+            "People you share with can read and export the pack; each sees only the excerpts "
+            "their clearance and groups allow."
+        )
+        st.toggle("Everyone", value=pack.shared_with_all, key=f"share-all-{pack.id}")
+        st.text_input(
+            "Usernames (comma-separated)",
+            value=", ".join(pack.shared_with),
+            key=f"share-users-{pack.id}",
+        )
+        st.button("Save sharing", key=f"share-save-{pack.id}", on_click=_share, args=(pack.id,))
+
+
+def _share(pack_id: int) -> None:
+    users = str(st.session_state.get(f"share-users-{pack_id}", "")).split(",")
+    everyone = bool(st.session_state.get(f"share-all-{pack_id}", False))
+    _do(packs.share_pack, pack_id, users=users, everyone=everyone, done="Sharing saved.")
+
+
+def exports(pack: Pack, access: Access) -> None:
     if not pack.items:
         st.caption("Add excerpts to export the pack.")
         return
+    if not access.has("liaison"):
+        st.caption("Exporting a pack needs the liaison role.")
+        return
+    if pack.classification != LEVELS[0]:
+        st.caption(
+            f"Exports are marked {pack.classification.replace('_', ' ').upper()} on every "
+            "page, and recorded in the security log."
+        )
     row = st.container(horizontal=True)
     for fmt in FORMATS:
         try:
@@ -231,11 +280,26 @@ def exports(pack: Pack) -> None:
             mime=MEDIA_TYPES[fmt],
             icon=":material/download:",
             key=f"export-{fmt}",
-            on_click="ignore",
+            on_click=_exported,
+            args=(pack, fmt),
         )
 
 
-def pack_view(pack: Pack) -> None:
+def pack_view(pack: Pack, access: Access) -> None:
+    mine = pack.owner is None or pack.owner == access.username or access.full
+    if pack.hidden:
+        st.info(
+            f"{pack.hidden} excerpt{'s are' if pack.hidden != 1 else ' is'} not shown: "
+            "above your access."
+        )
+    if not mine:
+        st.caption(f"Shared with you by {md_escape(pack.owner or '')}: you may read and export it.")
+        exports(pack, access)
+        for item in pack.items:
+            with st.container(border=True):
+                st.html(f'<div class="ll-passage">{esc(item.text)}</div>')
+                st.caption(md_escape(citation(item)))
+        return
     top = st.container(horizontal=True, vertical_alignment="bottom")
     with top:
         st.text_input(
@@ -282,7 +346,9 @@ def pack_view(pack: Pack) -> None:
         f"{len(pack.items)} excerpt{'s' * (len(pack.items) != 1)} · created "
         f"{nice_date(pack.created_at)} · last changed {nice_date(pack.updated_at)}"
     )
-    exports(pack)
+    exports(pack, access)
+    if access.has("liaison"):
+        sharing(pack)
     st.text_area(
         "Introduction",
         value=pack.intro,
@@ -325,12 +391,13 @@ def render() -> None:
         "Collect excerpts for a briefing, add an introduction and "
         "notes, and export to Word, PDF or Markdown.",
     )
+    access = require()
     library = open_library()
     if library is None:
         st.info("No documents yet: add some on the Library page, then collect excerpts here.")
         return
     with library.read() as dd:
-        summaries = packs.list_packs(dd.store)
+        summaries = packs.list_packs(dd.store, access)
     # The pack open here is the one "Add to briefing pack" fills on the other pages.
     selected = current_pack_id()
     if selected not in {p.id for p in summaries}:
@@ -352,11 +419,11 @@ def render() -> None:
             return
         try:
             with library.read() as dd:
-                pack = packs.get_pack(dd.store, selected)
+                pack = packs.get_pack(dd.store, selected, access=access)
         except LessonsError as exc:
             st.warning(md_escape(str(exc)))
             return
-        pack_view(pack)
+        pack_view(pack, access)
 
 
 render()

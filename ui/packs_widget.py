@@ -8,18 +8,27 @@ from __future__ import annotations
 import streamlit as st
 
 from errors import LessonsError
+from index.access import PUBLIC, Access
 from index.library.packs import PackSummary, add_passage, create_pack, get_pack, list_packs
+from ui.auth import current_access
 from ui.common import md_escape, open_library
 
 PACK_KEY = "pack"
 
 
+def _who() -> Access:
+    return current_access() or PUBLIC
+
+
 def _packs() -> list[PackSummary]:
+    """The packs this user may fill: their own (and those the operator's tools made)."""
     library = open_library()
-    if library is None:
+    access = current_access()
+    if library is None or access is None:
         return []
     with library.read() as dd:
-        return list_packs(dd.store)
+        found = list_packs(dd.store, access)
+    return [p for p in found if p.owner is None or p.owner == access.username]
 
 
 def current_pack_id() -> int | None:
@@ -37,7 +46,7 @@ def _create(name_key: str) -> None:
         return
     try:
         with library.write() as store:
-            pack = create_pack(store, name)
+            pack = create_pack(store, name, by=_who())
     except LessonsError as exc:
         st.session_state["pack_error"] = str(exc)
         return
@@ -87,8 +96,8 @@ def _add(pack_id: int, passage_id: int) -> None:
         return
     try:
         with library.write() as store:
-            add_passage(store, pack_id, passage_id)
-            name = get_pack(store, pack_id).name
+            add_passage(store, pack_id, passage_id, by=_who())
+            name = get_pack(store, pack_id, access=_who()).name
     except LessonsError as exc:
         st.toast(md_escape(str(exc)), icon=":material/error:")
         return
@@ -107,7 +116,7 @@ def members(pack_id: int | None) -> frozenset[int]:
         if library is not None:
             try:
                 with library.read() as dd:
-                    pack = get_pack(dd.store, pack_id)
+                    pack = get_pack(dd.store, pack_id, access=_who())
                 ids = frozenset(i.passage_id for i in pack.items if i.passage_id is not None)
             except LessonsError:
                 ids = frozenset()

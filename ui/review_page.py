@@ -15,7 +15,9 @@ import altair as alt
 import streamlit as st
 
 from errors import LessonsError, ReviewConflict
+from index.access import Access
 from index.browse import library as library_list
+from index.catalog import scope
 from index.datadir import DataDir
 from index.review_audit import events_csv, label_quality, list_events
 from index.reviews import (
@@ -30,6 +32,7 @@ from index.reviews import (
     should_auto_retrain,
 )
 from nlp.labels import AXES, all_labels, slugs
+from ui.auth import current_access, require
 from ui.common import (
     PAGE_DOCUMENT,
     esc,
@@ -47,10 +50,6 @@ SHOWN = "review_shown"  # passage id -> (labels shown per axis, last event id se
 
 
 # -- state -----------------------------------------------------------------------------------------
-def _reviewer() -> str:
-    return str(st.session_state.get("reviewer") or "").strip()
-
-
 def _remember(item: QueueItem) -> None:
     shown: dict[int, Any] = st.session_state.setdefault(SHOWN, {})
     if item.passage_id not in shown:
@@ -74,8 +73,8 @@ def _chosen(passage_id: int, item_labels: dict[str, list[str]]) -> dict[str, lis
 def _save(passage_id: int, accept: bool, overwrite: bool = False) -> None:
     """Store the review; a conflict is kept for the page to show, nothing is lost."""
     library = open_library()
-    name = _reviewer()
-    if library is None or not name:
+    name = current_access()  # the signed-in reviewer: recorded with the change
+    if library is None or name is None:
         return
     shown, seen = st.session_state.get(SHOWN, {}).get(passage_id, (None, None))
     conflict = st.session_state.get("review_conflict")
@@ -143,12 +142,14 @@ def run_retrain(force: bool, why: str) -> None:
 
     try:
         # Its own handle: training takes a while and must not hold the shared one.
+        by = require("reviewer")
         with DataDir(s.data_dir, write=True) as dd:
             report = retrain(
                 dd,
                 force=force,
                 threads=s.torch_threads,
                 progress=progress,
+                by=by,
             )
     except LessonsError as exc:
         bar.empty()
@@ -232,7 +233,6 @@ def item_view(item: QueueItem, position: str) -> None:
         if conflict and conflict["passage_id"] == item.passage_id:
             conflict_view(item, conflict)
             return
-        name = _reviewer()
         row = st.container(horizontal=True, vertical_alignment="center")
         row.button(
             "Accept as shown",
@@ -242,7 +242,6 @@ def item_view(item: QueueItem, position: str) -> None:
             icon=":material/done_all:",
             on_click=_save,
             args=(item.passage_id, True),
-            disabled=not name,
             help="Keep these labels (A)",
         )
         row.button(
@@ -252,7 +251,6 @@ def item_view(item: QueueItem, position: str) -> None:
             icon=":material/save:",
             on_click=_save,
             args=(item.passage_id, False),
-            disabled=not name,
             help="Save the labels selected above (S)",
         )
         row.button(
@@ -271,8 +269,6 @@ def item_view(item: QueueItem, position: str) -> None:
             icon=":material/article:",
             query_params={"doc": str(item.doc_id), "passage": str(item.passage_id)},
         )
-        if not name:
-            st.caption("Enter your name in the sidebar to save reviews.")
 
 
 def evidence_view(item: QueueItem) -> None:
@@ -326,14 +322,6 @@ def conflict_view(item: QueueItem, conflict: dict[str, Any]) -> None:
 # -- tabs ------------------------------------------------------------------------------------------
 def sidebar(library_docs: list[Any]) -> tuple[str | None, int | None]:
     with st.sidebar:
-        st.subheader("Reviewer")
-        st.text_input(
-            "Your name",
-            key="reviewer",
-            bind="query-params",
-            placeholder="Recorded with each correction",
-            max_chars=80,
-        )
         st.subheader("Queue")
         label = st.selectbox(
             "Label",
@@ -353,7 +341,7 @@ def sidebar(library_docs: list[Any]) -> tuple[str | None, int | None]:
     return label, doc
 
 
-def queue_tab(label: str | None, doc_id: int | None) -> None:
+def queue_tab(label: str | None, doc_id: int | None, access: Access) -> None:
     library = open_library()
     assert library is not None
     focus = st.query_params.get("passage")
@@ -363,10 +351,15 @@ def queue_tab(label: str | None, doc_id: int | None) -> None:
     try:
         with library.read() as dd, library.write() as store:
             if focus and focus.isdigit():
-                item = queue_item(dd, int(focus))
+                item = queue_item(dd, int(focus), access=access)
             else:
                 page = review_queue(
-                    dd, label=label, doc_id=doc_id, limit=len(skipped) + 1, scores_into=store
+                    dd,
+                    label=label,
+                    doc_id=doc_id,
+                    limit=len(skipped) + 1,
+                    scores_into=store,
+                    access=access,
                 )
                 items = [i for i in page.items if i.passage_id not in skipped]
                 item = items[0] if items else None
@@ -406,11 +399,11 @@ def maybe_auto_retrain(pending: int) -> None:
         run_retrain(False, f"{pending} corrections since the last model: retraining…")
 
 
-def audit_tab() -> None:
+def audit_tab(access: Access) -> None:
     library = open_library()
     assert library is not None
-    with library.read() as dd:
-        events = list_events(dd.store)
+    with library.read() as dd:  # the events of documents this user may see, only
+        events = list_events(dd.store, doc_ids=scope(dd.store, access))
     if not events:
         st.caption(
             "No reviews yet. Each saved correction appears here with who, when, before and after."
@@ -472,11 +465,11 @@ def audit_tab() -> None:
     )
 
 
-def quality_tab() -> None:
+def quality_tab(access: Access) -> None:
     library = open_library()
     assert library is not None
     with library.read() as dd:
-        report = label_quality(dd.store, by="week")
+        report = label_quality(dd.store, by="week", doc_ids=scope(dd.store, access))
     if report.reviews == 0:
         st.caption(
             "Precision and recall appear here once reviewers have confirmed or corrected "
@@ -554,6 +547,7 @@ def render() -> None:
         "sure about first. Each correction is saved at once and used "
         "everywhere.",
     )
+    access = require("reviewer")
     library = open_library()
     if library is None:
         st.info(
@@ -562,7 +556,7 @@ def render() -> None:
         )
         return
     with library.read() as dd:
-        docs = library_list(dd.store)
+        docs = library_list(dd.store, access)
     if not docs:
         st.info(
             "No documents yet: add some on the Library page; their passages then wait "
@@ -572,11 +566,11 @@ def render() -> None:
     label, doc_id = sidebar(docs)
     queue, audit, quality = st.tabs(["Queue", "Audit trail", "Label quality"])
     with queue:
-        queue_tab(label, doc_id)
+        queue_tab(label, doc_id, access)
     with audit:
-        audit_tab()
+        audit_tab(access)
     with quality:
-        quality_tab()
+        quality_tab(access)
 
 
 render()

@@ -13,6 +13,7 @@ import streamlit as st
 from errors import LessonsError
 from nlp.doctypes import display_doc_type
 from ui import packs_widget
+from ui.auth import require
 from ui.common import (
     PAGE_DOCUMENT,
     PAGE_LIBRARY,
@@ -229,13 +230,14 @@ def render() -> None:
         "Find lessons across the library. Results are grouped by document, "
         "best passage first, with the page and paragraph to cite.",
     )
+    access = require("officer")
     library = open_library()
     if library is None:
         no_documents()
         return
-    with library.read() as dd:
-        empty = dd.store.counts()["documents"] == 0
-        library_facets = library.searcher.facets()
+    with library.read():
+        library_facets = library.searcher.facets(access=access)
+    empty = not library_facets.get("doc_types")  # nothing this user may see
     if empty:
         no_documents()
         return
@@ -257,7 +259,7 @@ def render() -> None:
         k = int(st.session_state.get("k", PAGE_SIZE))
         try:
             with library.read():
-                results = library.searcher.search(query, filters=filters, k=k)
+                results = library.searcher.search(query, filters=filters, k=k, access=access)
         except LessonsError as exc:
             show_error(exc, "The search could not run")
             return

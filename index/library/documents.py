@@ -236,13 +236,22 @@ class DocumentsTable(Database):
             )
         ]
 
-    def counts(self) -> dict[str, int]:
+    def counts(self, doc_ids: Collection[int] | None = None) -> dict[str, int]:
+        """Documents, pages, passages and entities (of the documents `doc_ids`)."""
         q = self.conn.execute
+        docs, args = in_scope(doc_ids, "id")
+        scope, _ = in_scope(doc_ids)
         return {
-            "documents": q("SELECT COUNT(*) FROM documents").fetchone()[0],
-            "pages": q("SELECT COALESCE(SUM(page_count), 0) FROM documents").fetchone()[0],
-            "passages": q("SELECT COUNT(*) FROM passages").fetchone()[0],
-            "entities": q("SELECT COUNT(*) FROM entities").fetchone()[0],
+            "documents": q(f"SELECT COUNT(*) FROM documents WHERE {docs}", args).fetchone()[0],
+            "pages": q(
+                f"SELECT COALESCE(SUM(page_count), 0) FROM documents WHERE {docs}", args
+            ).fetchone()[0],
+            "passages": q(f"SELECT COUNT(*) FROM passages p WHERE {scope}", args).fetchone()[0],
+            "entities": q(
+                "SELECT COUNT(*) FROM entities e JOIN passages p ON p.id = e.passage_id"
+                f" WHERE {scope}",
+                args,
+            ).fetchone()[0],
         }
 
     def passage_counts(self) -> dict[int, int]:

@@ -310,6 +310,16 @@ def _accounts(c: sqlite3.Connection) -> None:
         " last_sign_in TEXT)"
     )
     c.execute("CREATE INDEX IF NOT EXISTS users_email ON users(email)")
+    # Signed-in browser sessions: the browser keeps a random token in a cookie, the library
+    # only its SHA-256, so a copy of the library signs nobody in.
+    c.execute(
+        "CREATE TABLE IF NOT EXISTS sessions ("
+        " token_hash TEXT PRIMARY KEY,"
+        " username TEXT NOT NULL COLLATE NOCASE,"
+        " created_at TEXT NOT NULL,"
+        " last_seen REAL NOT NULL,"  # unix time, for the idle limit
+        " client TEXT)"
+    )
     c.execute(
         "CREATE TABLE IF NOT EXISTS security_log ("
         " id INTEGER PRIMARY KEY AUTOINCREMENT,"

@@ -347,11 +347,11 @@ def share_pack(
     role and the pack's ownership. Each viewer sees only the excerpts they may see."""
     by.require("liaison", "sharing briefing packs")
     names = sorted({u.strip() for u in users if u.strip()})
-    unknown = [u for u in names if store.user(u) is None]
-    if unknown:
-        raise PackError(f"no account named {unknown[0]!r}")
     with store.transaction() as c:
         _require(c, pack_id, by)
+        unknown = [u for u in names if store.user(u) is None]
+        if unknown:
+            raise PackError(f"no account named {unknown[0]!r}")
         c.execute("DELETE FROM pack_shares WHERE pack_id = ?", (pack_id,))
         c.executemany(
             "INSERT INTO pack_shares(pack_id, username) VALUES (?, ?)",

@@ -8,8 +8,11 @@ classified content is a line of the security log, with the authenticated user an
 
 from __future__ import annotations
 
+import hashlib
 import json
+import secrets
 import sqlite3
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 
@@ -38,6 +41,10 @@ def _user(r: sqlite3.Row) -> User:
         locked_until=r["locked_until"],
         has_password=bool(r["has_password"]),
     )
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
 def log(
@@ -217,6 +224,45 @@ class UsersTable(Database):
                 (failures, until, username),
             )
             return until
+
+    # -- browser sessions ---------------------------------------------------------------------
+    def open_session(self, username: str, client: str | None) -> str:
+        """A new session for a signed-in user; returns its token (kept only by the browser)."""
+        token = secrets.token_urlsafe(32)
+        with self.transaction() as c:
+            c.execute(
+                "INSERT INTO sessions(token_hash, username, created_at, last_seen, client)"
+                " VALUES (?,?,?,?,?)",
+                (_digest(token), username, utc_now(), time.time(), client),
+            )
+        return token
+
+    def session_user(self, token: str, idle_hours: float) -> str | None:
+        """The user of a live session (seen within `idle_hours`), marking it seen; an expired
+        session is ended."""
+        digest = _digest(token)
+        row = self.conn.execute(
+            "SELECT username, last_seen FROM sessions WHERE token_hash = ?", (digest,)
+        ).fetchone()
+        if row is None:
+            return None
+        with self.transaction() as c:
+            if time.time() - float(row[1]) > idle_hours * 3600:
+                c.execute("DELETE FROM sessions WHERE token_hash = ?", (digest,))
+                return None
+            c.execute(
+                "UPDATE sessions SET last_seen = ? WHERE token_hash = ?", (time.time(), digest)
+            )
+        return str(row[0])
+
+    def end_session(self, token: str) -> None:
+        with self.transaction() as c:
+            c.execute("DELETE FROM sessions WHERE token_hash = ?", (_digest(token),))
+
+    def end_sessions_of(self, username: str) -> None:
+        """Sign a user out everywhere (disabled, password reset)."""
+        with self.transaction() as c:
+            c.execute("DELETE FROM sessions WHERE username = ?", (username,))
 
     def log_security(
         self,
