@@ -13,7 +13,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -38,9 +38,16 @@ def free_port() -> int:
 
 
 @contextmanager
-def serve(data_dir: Path, timeout: float = 180.0) -> Iterator[str]:
-    """`streamlit run app.py` on `data_dir`; yields the base URL once the server answers."""
-    port = free_port()
+def serve(
+    data_dir: Path,
+    timeout: float = 180.0,
+    *,
+    port: int | None = None,
+    extra: Sequence[str] = (),
+) -> Iterator[str]:
+    """`streamlit run app.py` on `data_dir` (with `extra` command-line options); yields the
+    base URL once the server answers."""
+    port = port or free_port()
     env = {
         **os.environ,
         "LESSONS_DATA_DIR": str(data_dir),
@@ -54,6 +61,7 @@ def serve(data_dir: Path, timeout: float = 180.0) -> Iterator[str]:
         "--server.headless", "true",
         "--browser.gatherUsageStats", "false",
         "--server.fileWatcherType", "none",
+        *extra,
     ]  # fmt: skip
     log = open(data_dir.parent / f"streamlit-{port}.log", "wb")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)

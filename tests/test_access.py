@@ -411,3 +411,51 @@ def test_the_cli_shows_what_a_user_would_get(
     assert cli.main(["audit", "--csv", str(tmp_path / "log.csv"), "--data-dir", str(data)]) == 0
     log = (tmp_path / "log.csv").read_text()
     assert "user_created" in log and "classification_changed" in log and password not in log
+
+
+def test_bad_uploads_are_refused_clearly_and_stay_in_the_uploads_folder(tmp_path: Path) -> None:
+    from ingest.uploads import UPLOADS_DIR, save_upload
+    from pipeline import ingest_paths
+    from tests.conftest import corpus_file
+
+    data = tmp_path / "data"
+    fake = save_upload(data, "../../x.pdf", b"This is a text file, not a PDF.\n")
+    big = save_upload(data, "..\\..\\big.pdf", corpus_file("shirbrig").read_bytes())
+    uploads = (data / UPLOADS_DIR).resolve()
+    assert fake.path.resolve().parent == uploads and big.path.resolve().parent == uploads
+    assert not (tmp_path / "x.pdf").exists() and not (tmp_path.parent / "x.pdf").exists()
+    report = ingest_paths([fake.path, big.path], Settings(data_dir=data, max_file_mb=0.001))
+    reasons = {Path(f.path).name: f.reason_code for f in report.files}
+    assert reasons == {"x.pdf": "not_a_pdf", "big.pdf": "too_large"}
+    assert all(f.reason for f in report.files)  # each with a sentence saying why
+    with pytest.raises(AccountError, match="unknown classification"):
+        ingest_paths([fake.path], Settings(data_dir=data), classification="secret")
+
+
+def test_exports_carry_the_highest_classification_of_what_they_show(classified: Path) -> None:
+    import io
+
+    import pypdfium2
+    from docx import Document
+
+    from briefing.export import render_pack
+
+    with DataDir(classified) as dd:
+        summary = list_packs(dd.store, OPERATOR)[0]
+        full = get_pack(dd.store, summary.id, access=OPERATOR)
+        public = get_pack(dd.store, summary.id, access=USERS["public"])
+    assert (
+        full.classification == "strictly_confidential" and public.classification == "unclassified"
+    )
+    md = render_pack(full, "md").decode("utf-8")
+    assert md.startswith("**STRICTLY CONFIDENTIAL**") and md.rstrip().endswith(
+        "**STRICTLY CONFIDENTIAL**"
+    )
+    doc = Document(io.BytesIO(render_pack(full, "docx")))
+    assert doc.paragraphs[0].text == "STRICTLY CONFIDENTIAL"
+    assert doc.sections[0].header.paragraphs[0].text == "STRICTLY CONFIDENTIAL"
+    assert doc.sections[0].footer.paragraphs[0].text == "STRICTLY CONFIDENTIAL"
+    pdf = pypdfium2.PdfDocument(render_pack(full, "pdf"))
+    for n in range(len(pdf)):  # every page, the title page included
+        assert pdf[n].get_textpage().get_text_range().count("STRICTLY CONFIDENTIAL") >= 2, n
+    assert render_pack(public, "md").decode("utf-8").startswith("**UNCLASSIFIED**")

@@ -247,7 +247,9 @@ def test_docx_export_has_title_page_contents_headings_and_citations(
     out = export_pack(pack, tmp_path / "pack.docx")
     doc = docx.Document(str(out))
     paras = doc.paragraphs
-    assert (paras[0].style.name, paras[0].text) == ("Title", "Rapid deployment")
+    assert paras[0].text == "UNCLASSIFIED"  # its classification first, on every page too
+    assert doc.sections[0].header.paragraphs[0].text == "UNCLASSIFIED"
+    assert (paras[1].style.name, paras[1].text) == ("Title", "Rapid deployment")
     assert any(p.text == UNICODE_INTRO for p in paras[:5])
     assert doc.core_properties.title == "Rapid deployment"
     body = doc.element.body.xml
@@ -297,7 +299,7 @@ def test_cli_lists_and_exports_packs(
     out = tmp_path / "brief.md"
     args = ["pack", "export", "rapid deployment", "--out", str(out), "--data-dir", str(data)]
     assert cli.main(args) == 0
-    assert out.read_text(encoding="utf-8").startswith("# Rapid deployment")
+    assert out.read_text(encoding="utf-8").startswith("**UNCLASSIFIED**\n\n# Rapid deployment")
     assert cli.main([*args[:3], "--out", str(tmp_path / "x.txt"), *args[-2:]]) == 1
     assert "unknown export format" in capsys.readouterr().err
     with pytest.raises(ExportError, match="no folder"):

@@ -179,6 +179,14 @@ def sign_in_form() -> None:
             "--generate-password`."
         )
         return
+    with library.read() as dd:
+        nobody = dd.store.user_count() == 0
+    if nobody:
+        st.info(
+            "This library has no accounts yet. Create the first ones on the server: "
+            "`python cli.py users bootstrap` (an administrator; `--demo` adds one account per "
+            "role) prints their passwords once."
+        )
     note = st.session_state.pop("signin_note", None)
     if note:
         st.info(note)

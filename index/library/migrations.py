@@ -335,9 +335,13 @@ def _accounts(c: sqlite3.Connection) -> None:
 def _classification(c: sqlite3.Connection) -> None:
     """Documents carry a classification level and optional need-to-know groups; every existing
     document becomes the library's default level (meta `default_classification`, else
-    unclassified). Briefing packs have an owner and may be shared."""
+    `Settings.default_classification`). Briefing packs have an owner and may be shared."""
     if "classification" not in _columns(c, "documents"):
-        default = _meta(c, "default_classification") or "unclassified"
+        from settings import Settings
+
+        default = _meta(c, "default_classification") or Settings.from_env().default_classification
+        if default not in ("unclassified", "confidential", "strictly_confidential"):
+            default = "strictly_confidential"  # an unreadable setting: assume the most careful
         c.execute(
             "ALTER TABLE documents ADD COLUMN classification TEXT NOT NULL"
             " DEFAULT 'unclassified'"
