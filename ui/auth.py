@@ -115,6 +115,7 @@ def _from_cookie(library: Any) -> dict[str, Any] | None:
         token = st.context.cookies.get(COOKIE)
     except Exception:  # no request context (tests)
         return None
+
     if not token:
         return None
     with library.write() as store:
