@@ -18,9 +18,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.e2e_support import browser, serve, wait_idle  # noqa: E402
+from tests.e2e_support import browser, serve, sign_in, wait_idle  # noqa: E402
 
 QUERY = "SHIRBRIG rapid reaction lessons"
+USER, PASSWORD = "amina", "screenshots only, a copy of the library"
 WIDTH, HEIGHT = 1440, 900
 MAX_HEIGHT = 2200
 
@@ -62,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         prepare(data)
         with serve(data) as base, browser() as b:
             page = b.new_page(viewport={"width": WIDTH, "height": HEIGHT})
+            page.goto(base + "/")
+            page.get_by_role("button", name="Sign in").wait_for()
+            wait_idle(page)
+            page.screenshot(path=str(args.out / "signin.png"))
+            print(f"wrote {(args.out / 'signin.png').relative_to(ROOT)}")
+            sign_in(page, base, USER, PASSWORD)
             q = urllib.parse.quote_plus(QUERY)
             shoot(
                 page,
@@ -79,10 +86,11 @@ def main(argv: list[str] | None = None) -> int:
                 max_height=HEIGHT,  # the page scrolls to the passage opened
             )
             for name, ready, tallest in (
-                ("review?reviewer=Amina", '[data-testid="stButtonGroup"]', MAX_HEIGHT),
+                ("review", '[data-testid="stButtonGroup"]', MAX_HEIGHT),
                 ("packs", ".ll-passage", 1500),
                 ("library", '[data-testid="stDataFrame"]', MAX_HEIGHT),
                 ("dashboard", '[data-testid="stVegaLiteChart"]', MAX_HEIGHT),
+                ("admin", '[data-testid="stDataFrame"]', MAX_HEIGHT),
             ):
                 out = args.out / f"{name.partition('?')[0]}.png"
                 shoot(page, f"{base}/{name}", out, ready, tallest)
@@ -92,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
 def prepare(data: Path) -> None:
     """Sample content in the copy: a briefing pack of three excerpts and a few reviews, so
     the Packs and Review pages show what they are for."""
+    from index.access import ROLES
+    from index.accounts import access_of, create_user
     from index.datadir import DataDir
     from index.library.packs import (
         add_passages,
@@ -104,9 +114,20 @@ def prepare(data: Path) -> None:
     from index.reviews import review_passage, review_queue
 
     with DataDir(data, write=True) as dd:
+        amina, _ = create_user(
+            dd.store,
+            USER,
+            roles=ROLES,
+            clearance="strictly_confidential",
+            password=PASSWORD,
+            display_name="Amina Diallo",
+        )
+        create_user(dd.store, "lars", roles=["officer", "reviewer"], clearance="confidential")
         shirbrig = [d for d in dd.store.documents() if "shirbrig" in d.file_name.lower()]
         ids = [p.id for d in shirbrig for p in dd.store.passages_of(d.id) if p.seq > 0][:3]
-        pack = create_pack(dd.store, "Rapid deployment: lessons for the AU liaison office")
+        pack = create_pack(
+            dd.store, "Rapid deployment: lessons for the AU liaison office", by=access_of(amina)
+        )
         set_intro(
             dd.store,
             pack.id,
@@ -117,7 +138,7 @@ def prepare(data: Path) -> None:
         first = get_pack(dd.store, pack.id).items[0]
         set_note(dd.store, pack.id, first.id, "The core argument: readiness is political.")
         set_grouping(dd.store, pack.id, "a4p")
-        for reviewer, item in zip(("Amina", "Lars"), review_queue(dd, limit=2).items, strict=False):
+        for reviewer, item in zip(("amina", "lars"), review_queue(dd, limit=2).items, strict=False):
             review_passage(
                 dd.store,
                 item.passage_id,

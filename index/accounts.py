@@ -152,6 +152,26 @@ def _locked(user: User) -> bool:
     return datetime.now(UTC) < until
 
 
+def _refuse_disabled(store: Store, user: User, client: str | None) -> None:
+    if user.disabled:
+        store.log_security(None, "sign_in_refused", user.username, "disabled", client)
+        raise SignInError("this account is disabled; ask an administrator")
+
+
+def _record(
+    store: Store, user: User, ok: bool, client: str | None, how: str, settings: Settings
+) -> str | None:
+    """Count the attempt; returns the end of a lock the attempt caused."""
+    return store.record_sign_in(
+        user.username,
+        ok=ok,
+        client=client,
+        how=how,
+        max_failures=settings.lockout_failures,
+        lock_minutes=settings.lockout_minutes,
+    )
+
+
 def sign_in(
     store: Store, username: str, password: str, settings: Settings, *, client: str | None = None
 ) -> Access:
@@ -178,17 +198,9 @@ def sign_in(
         ok = stored is not None and bool(_hasher().verify(stored, password or ""))
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         ok = False
-    if ok and user.disabled:
-        store.log_security(None, "sign_in_refused", user.username, "disabled", client)
-        raise SignInError("this account is disabled; ask an administrator")
-    until = store.record_sign_in(
-        user.username,
-        ok=ok,
-        client=client,
-        how="password",
-        max_failures=settings.lockout_failures,
-        lock_minutes=settings.lockout_minutes,
-    )
+    if ok:
+        _refuse_disabled(store, user, client)
+    until = _record(store, user, ok, client, "password", settings)
     if not ok:
         if until:
             raise AccountLocked(until)
@@ -229,15 +241,6 @@ def sso_sign_in(
             sso_only=True,
             how="created at first single sign-on",
         )
-    if user.disabled:
-        store.log_security(None, "sign_in_refused", user.username, "disabled", client)
-        raise SignInError("this account is disabled; ask an administrator")
-    store.record_sign_in(
-        user.username,
-        ok=True,
-        client=client,
-        how="single sign-on",
-        max_failures=settings.lockout_failures,
-        lock_minutes=settings.lockout_minutes,
-    )
+    _refuse_disabled(store, user, client)
+    _record(store, user, True, client, "single sign-on", settings)
     return access_of(user)

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,3 +98,16 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     report = ingest_paths([CORPUS_PDF], Settings.from_env(data_dir=data))
     assert report.status_counts()["ok"] == len(list(CORPUS_PDF.glob("*.pdf")))
     return data
+
+
+@pytest.fixture(scope="session")
+def web_browser() -> Iterator[Any]:
+    """One headless chromium for every browser test of the session (Playwright's sync API
+    allows one running instance per thread)."""
+    from tests.e2e_support import CHROMIUM, browser
+
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: run `make setup` as root to install it")
+    with browser() as b:
+        yield b
+

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from tests.e2e_support import CHROMIUM, browser, serve, sign_in, wait_idle
+from tests.e2e_support import CHROMIUM, serve, sign_in, wait_idle
 
 QUERY = "SHIRBRIG rapid reaction lessons"
 
@@ -80,9 +80,8 @@ def app_url(e2e_data: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def chromium(app_url: str) -> Iterator[Any]:
-    with browser() as b:
-        yield b
+def chromium(app_url: str, web_browser: Any) -> Any:
+    return web_browser
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.e2e_support import CHROMIUM, browser, free_port, serve, wait_idle
+from tests.e2e_support import CHROMIUM, free_port, serve, wait_idle
 
 EMAIL = "fatou.diallo@example.org"
 
@@ -50,13 +50,15 @@ def sso_app(
         yield url, data
 
 
-def test_sso_sign_in_creates_the_account_at_first_sign_in(sso_app: tuple[str, Path]) -> None:
+def test_sso_sign_in_creates_the_account_at_first_sign_in(
+    sso_app: tuple[str, Path], web_browser: Any
+) -> None:
     from index.datadir import DataDir
 
     url, data = sso_app
-    with browser() as b:
-        context = b.new_context(viewport={"width": 1400, "height": 1000})
-        context.set_default_timeout(120_000)
+    context = web_browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.set_default_timeout(120_000)
+    try:
         page: Any = context.new_page()
         page.goto(url + "/")
         page.get_by_role("button", name="Sign in with single sign-on").click()
@@ -65,6 +67,7 @@ def test_sso_sign_in_creates_the_account_at_first_sign_in(sso_app: tuple[str, Pa
         wait_idle(page)
         assert page.get_by_label("Search the library").count() == 1
         assert "Fatou Diallo" in page.locator('[data-testid="stSidebar"]').inner_text()
+    finally:
         context.close()
     with DataDir(data) as dd:
         user = dd.store.user_by_email(EMAIL)
