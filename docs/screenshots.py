@@ -135,7 +135,7 @@ def prepare(data: Path) -> None:
             "for the meeting with the AU Peace Support Operations Division.",
         )
         add_passages(dd.store, pack.id, ids)
-        first = get_pack(dd.store, pack.id).items[0]
+        first = get_pack(dd.store, pack.id, access=access_of(amina)).items[0]
         set_note(dd.store, pack.id, first.id, "The core argument: readiness is political.")
         set_grouping(dd.store, pack.id, "a4p")
         for reviewer, item in zip(("amina", "lars"), review_queue(dd, limit=2).items, strict=False):
