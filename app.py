@@ -11,7 +11,7 @@ import time
 
 import streamlit as st
 
-from ui.auth import account_menu, current_access, sign_in_form, sync_cookie
+from ui.auth import account_menu, current_access, offered, sign_in_form, sync_cookie
 from ui.common import (
     APP_TITLE,
     ASSETS,
@@ -39,38 +39,25 @@ if access is None:  # nothing of the library before a sign-in
 assert access is not None
 account_menu(access)
 
-# Each page is offered to the roles that use it; the pages and the library check again. The
-# first page offered opens by default.
-reader = access.has("officer")
+# Each page is offered to the roles that use it (ui/auth.py: PAGE_ROLES); the pages and the
+# library check again. The first page offered opens by default.
 specs = [
-    (reader, PAGE_SEARCH, "Search", ":material/search:", "search"),
-    (access.has("reviewer"), PAGE_REVIEW, "Review", ":material/fact_check:", "review"),
-    (
-        reader or access.has("liaison"),
-        PAGE_PACKS,
-        "Briefing packs",
-        ":material/folder_open:",
-        "packs",
-    ),
-    (
-        reader or access.has("librarian"),
-        PAGE_LIBRARY,
-        "Library",
-        ":material/library_books:",
-        "library",
-    ),
-    (reader, PAGE_DASHBOARD, "Dashboard", ":material/monitoring:", "dashboard"),
-    (access.has("admin"), PAGE_ADMIN, "Accounts", ":material/admin_panel_settings:", "admin"),
+    (PAGE_SEARCH, "Search", ":material/search:", "search"),
+    (PAGE_REVIEW, "Review", ":material/fact_check:", "review"),
+    (PAGE_PACKS, "Briefing packs", ":material/folder_open:", "packs"),
+    (PAGE_LIBRARY, "Library", ":material/library_books:", "library"),
+    (PAGE_DASHBOARD, "Dashboard", ":material/monitoring:", "dashboard"),
+    (PAGE_ADMIN, "Accounts", ":material/admin_panel_settings:", "admin"),
 ]
-offered = [spec[1:] for spec in specs if spec[0]]
-if not offered:
+shown = [spec for spec in specs if offered(access, spec[0])]
+if not shown:
     st.warning("Your account has no role yet: ask an administrator to give it one.")
     st.stop()
 pages = [
     st.Page(path, title=title, icon=icon, url_path=url, default=n == 0)
-    for n, (path, title, icon, url) in enumerate(offered)
+    for n, (path, title, icon, url) in enumerate(shown)
 ]
-if reader:  # reached from a search result or the library list, not from the navigation
+if offered(access, PAGE_DOCUMENT):  # reached from a result or the library, not the navigation
     pages.append(
         st.Page(
             PAGE_DOCUMENT,

@@ -44,9 +44,7 @@ def account(
     store = Store(data / "lessons.db")
     try:
         if store.user(name) is None:
-            create_user(
-                store, name, roles=roles, clearance=clearance, groups=groups, sso_only=True
-            )
+            create_user(store, name, roles=roles, clearance=clearance, groups=groups, sso_only=True)
     finally:
         store.close()
 
@@ -533,3 +531,41 @@ def test_packs_page_builds_a_pack_that_reopens_as_left(
     assert again.text_area(key=f"intro-{pack.id}").value == "For the AU desk."
     assert again.text_input(key=note_key).value == "Key point."
     assert shown[1] == cites[0] and shown[0] == cites[1]  # the first moved down one place
+
+
+# -- roles -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("role", "pages"),
+    [
+        (
+            "officer",
+            [
+                "ui/search_page.py",
+                "ui/packs_page.py",
+                "ui/library_page.py",
+                "ui/dashboard_page.py",
+                "ui/document_page.py",
+            ],
+        ),
+        ("reviewer", ["ui/review_page.py"]),
+        ("liaison", ["ui/packs_page.py"]),
+        ("librarian", ["ui/library_page.py"]),
+        ("admin", ["ui/admin_page.py"]),
+    ],
+)
+def test_each_role_gets_its_pages_and_nothing_breaks_on_them(
+    demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, role: str, pages: list[str]
+) -> None:
+    data = copy_library(demo_dir, tmp_path / "data")
+    account(data, f"only-{role}", roles=[role], clearance="confidential")
+    doc = browse.library(Store(data / "lessons.db"), OPERATOR)[0]
+    for page in pages:
+        params = {"doc": str(doc.doc_id)} if page == "ui/document_page.py" else None
+        at = run_app(data, monkeypatch, page, params, user=f"only-{role}")
+        assert not at.exception, (role, page, at.exception)
+        assert not any("needs the" in e.value for e in at.error), (role, page)
+    if role == "officer":  # reading, but no correcting, uploading or classifying
+        assert not any(b.label == "Save document tags" for b in at.button)
+        assert not any(getattr(p.proto, "label", "") == "Correct tags" for p in at.get("page_link"))
+        at = run_app(data, monkeypatch, "ui/library_page.py", user="only-officer")
+        assert not at.file_uploader

@@ -23,8 +23,31 @@ import streamlit as st
 from errors import LessonsError, SignInError
 from index.access import Access
 from index.accounts import access_of, sign_in, sso_sign_in
-from ui.common import APP_SUBTITLE, APP_TITLE, md_escape, open_library, settings
+from ui.common import (
+    APP_SUBTITLE,
+    APP_TITLE,
+    PAGE_ADMIN,
+    PAGE_DASHBOARD,
+    PAGE_DOCUMENT,
+    PAGE_LIBRARY,
+    PAGE_PACKS,
+    PAGE_REVIEW,
+    PAGE_SEARCH,
+    md_escape,
+    open_library,
+    settings,
+)
 
+# Who is offered each page: any one of these roles (the pages and the library check again).
+PAGE_ROLES = {
+    PAGE_SEARCH: ("officer",),
+    PAGE_REVIEW: ("reviewer",),
+    PAGE_PACKS: ("officer", "liaison"),
+    PAGE_LIBRARY: ("officer", "librarian"),
+    PAGE_DASHBOARD: ("officer",),
+    PAGE_ADMIN: ("admin",),
+    PAGE_DOCUMENT: ("officer",),
+}
 SESSION_KEY = "signed_in"
 COOKIE = "ll_session"
 SSO_PROVIDER = "oidc"
@@ -241,6 +264,16 @@ def account_menu(access: Access) -> None:
         if st.button("Sign out", icon=":material/logout:", key="signout"):
             sign_out(note="You are signed out.")
             st.rerun()
+
+
+def offered(access: Access | None, page: str) -> bool:
+    """Whether `page` is in this user's navigation (so a link to it may be drawn)."""
+    return access is not None and any(access.has(r) for r in PAGE_ROLES[page])
+
+
+def may_open(page: str) -> bool:
+    """`offered`, for the user signed in now."""
+    return offered(current_access(), page)
 
 
 def require(role: str | None = None) -> Access:

@@ -15,7 +15,7 @@ from index.classification import set_document_access
 from ingest.render import render_page
 from nlp.doctypes import display_doc_type
 from ui import document_tags, packs_widget
-from ui.auth import current_access, require
+from ui.auth import current_access, may_open, require
 from ui.common import (
     PAGE_LIBRARY,
     PAGE_REVIEW,
@@ -106,12 +106,13 @@ def passage_block(p: PassageView, query: str, selected: bool) -> None:
         )
         with row:
             packs_widget.add_button(p.passage_id, key=f"add-{p.passage_id}", compact=True)
-        row.page_link(
-            PAGE_REVIEW,
-            label="Correct tags",
-            icon=":material/edit:",
-            query_params={"passage": str(p.passage_id)},
-        )
+        if may_open(PAGE_REVIEW):
+            row.page_link(
+                PAGE_REVIEW,
+                label="Correct tags",
+                icon=":material/edit:",
+                query_params={"passage": str(p.passage_id)},
+            )
 
 
 def page_image(detail: DocumentDetail, passage: PassageView | None) -> None:

@@ -19,7 +19,7 @@ from index.writes import delete_document
 from ingest.uploads import save_upload
 from nlp.doctypes import display_doc_type
 from pipeline import FileOutcome, IngestReport, ingest_paths
-from ui.auth import require
+from ui.auth import may_open, require
 from ui.common import (
     PAGE_DOCUMENT,
     label_name,
@@ -277,12 +277,13 @@ def documents_section(docs: list[DocumentSummary], librarian: bool) -> None:
         return
     doc = docs[rows[0]]
     cols = st.columns([1, 1, 1, 3], vertical_alignment="center")
-    cols[0].page_link(
-        PAGE_DOCUMENT,
-        label="Open",
-        icon=":material/article:",
-        query_params={"doc": str(doc.doc_id)},
-    )
+    if may_open(PAGE_DOCUMENT):
+        cols[0].page_link(
+            PAGE_DOCUMENT,
+            label="Open",
+            icon=":material/article:",
+            query_params={"doc": str(doc.doc_id)},
+        )
     if not librarian:
         return
     if cols[1].button(

@@ -18,7 +18,7 @@ from errors import LessonsError
 from index.access import LEVELS, Access
 from index.library import packs
 from index.library.packs import Pack, PackItem
-from ui.auth import current_access, require
+from ui.auth import current_access, may_open, require
 from ui.common import (
     PAGE_SEARCH,
     chips_html,
@@ -373,7 +373,8 @@ def pack_view(pack: Pack, access: Access) -> None:
             "pack in the sidebar under “Briefing pack”, and press “Add to briefing pack” on "
             "the passages you want; or add them from a document’s page.</div>"
         )
-        st.page_link(PAGE_SEARCH, label="Go to Search", icon=":material/search:")
+        if may_open(PAGE_SEARCH):
+            st.page_link(PAGE_SEARCH, label="Go to Search", icon=":material/search:")
         return
     for group in pack.groups():
         if pack.grouping != "none":

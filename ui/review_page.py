@@ -32,7 +32,7 @@ from index.reviews import (
     should_auto_retrain,
 )
 from nlp.labels import AXES, all_labels, slugs
-from ui.auth import current_access, require
+from ui.auth import current_access, may_open, require
 from ui.common import (
     PAGE_DOCUMENT,
     esc,
@@ -263,12 +263,13 @@ def item_view(item: QueueItem, position: str) -> None:
             type="tertiary",
             help="Next passage, without saving (N)",
         )
-        row.page_link(
-            PAGE_DOCUMENT,
-            label="Open the document",
-            icon=":material/article:",
-            query_params={"doc": str(item.doc_id), "passage": str(item.passage_id)},
-        )
+        if may_open(PAGE_DOCUMENT):
+            row.page_link(
+                PAGE_DOCUMENT,
+                label="Open the document",
+                icon=":material/article:",
+                query_params={"doc": str(item.doc_id), "passage": str(item.passage_id)},
+            )
 
 
 def evidence_view(item: QueueItem) -> None:

@@ -136,12 +136,24 @@ class LocalEngine(SearchEngine):
         if self._faiss is None or self._faiss_generation != generation:
             self._load_or_rebuild(generation)
             changed = True
-        if self._table is not None and (
-            self._table_stale() or self._table.tags_generation != self.source.tags_generation
-        ):
+        if self._table is not None and self._table_stale():
             self._table = None
             changed = True
+        if self._table is not None and self._table.tags_generation != self.source.tags_generation:
+            # A review or a retagging elsewhere: only the labels need reading again.
+            self._table.labels, self._table.tags_generation = self._labels(self._table.row_of)
+            changed = True
         return changed
+
+    def _labels(self, row_of: dict[int, int]) -> tuple[dict[str, np.ndarray], int]:
+        """One boolean column per label, from the library, and the tags generation read."""
+        generation = self.source.tags_generation
+        labels: dict[str, np.ndarray] = {}
+        for pid, label in self.source.passage_labels():
+            row = row_of.get(pid)
+            if row is not None:
+                labels.setdefault(label, np.zeros(len(row_of), dtype=bool))[row] = True
+        return labels, generation
 
     def _index(self) -> Any:
         if self._faiss is None:
@@ -314,12 +326,7 @@ class LocalEngine(SearchEngine):
             matrix = np.zeros((0, DIMENSION), dtype=np.float32)
         row_of = {int(pid): i for i, pid in enumerate(ids.tolist())}
         doc_of = np.asarray([self._docs.get(int(pid), -1) for pid in ids], dtype=np.int64)
-        tags_generation = self.source.tags_generation
-        labels: dict[str, np.ndarray] = {}
-        for pid, label in self.source.passage_labels():
-            row = row_of.get(pid)
-            if row is not None:
-                labels.setdefault(label, np.zeros(n, dtype=bool))[row] = True
+        labels, tags_generation = self._labels(row_of)
         self._table = _Table(ids, doc_of, matrix, row_of, labels, tags_generation)
         self._cache.clear()
         return self._table

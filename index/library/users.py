@@ -230,6 +230,8 @@ class UsersTable(Database):
         """A new session for a signed-in user; returns its token (kept only by the browser)."""
         token = secrets.token_urlsafe(32)
         with self.transaction() as c:
+            # sessions nobody has used for a month are gone anyway: forget them
+            c.execute("DELETE FROM sessions WHERE last_seen < ?", (time.time() - 30 * 86400,))
             c.execute(
                 "INSERT INTO sessions(token_hash, username, created_at, last_seen, client)"
                 " VALUES (?,?,?,?,?)",
