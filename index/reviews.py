@@ -429,15 +429,15 @@ def _queue_items(
 
 
 # -- retraining -------------------------------------------------------------------------------
-def pending_corrections(dd: DataDir) -> int:
+def pending_corrections(dd: DataDir, access: Access = OPERATOR) -> int:
     """Review events saved since the current model was trained (or since the last retraining
-    check, when it found nothing to learn)."""
+    check, when it found nothing to learn), of the documents `access` may see."""
     from index.tagging import Tagging
 
     trained_at = str(Tagging(dd).manifest().get("trained_at", ""))
     through = int(dd.store.get_meta(TRAINED_THROUGH_KEY) or 0)
     # a document's own tags do not train the passage model: passage events only
-    return dd.store.passage_events_since(through, trained_at)
+    return dd.store.passage_events_since(through, trained_at, scope(dd.store, access))
 
 
 def should_auto_retrain(pending: int, every: int) -> bool:

@@ -34,7 +34,7 @@ from index.filters import Filters
 from index.library import Store
 from index.library.packs import add_passages, create_pack, get_pack, list_packs, share_pack
 from index.review_audit import list_events
-from index.reviews import review_passage, review_queue
+from index.reviews import pending_corrections, review_passage, review_queue
 from index.search import Searcher
 from ingest.markings import marking_of
 from settings import Settings
@@ -297,8 +297,10 @@ def test_nothing_above_a_users_access_shows_anywhere_else(handle, who: str) -> N
     secret_doc = store.documents()[0].id
     if secret_doc in hidden:
         assert not events  # the only review is on a hidden document
+        assert pending_corrections(dd, access) == 0 < pending_corrections(dd)  # not even counted
     else:
         assert events
+        assert pending_corrections(dd, access) == pending_corrections(dd) > 0
 
     # a pack shared with everyone shows each viewer their part, and says how much is hidden
     (summary,) = list_packs(store, access)

@@ -364,7 +364,8 @@ def queue_tab(label: str | None, doc_id: int | None, access: Access) -> None:
                 )
                 items = [i for i in page.items if i.passage_id not in skipped]
                 item = items[0] if items else None
-            pending = pending_corrections(dd)
+            pending = pending_corrections(dd)  # all of them decide retraining...
+            shown = pending_corrections(dd, access)  # ...each reviewer sees their own part
     except LessonsError as exc:
         st.warning(md_escape(str(exc)))
         return
@@ -390,14 +391,16 @@ def queue_tab(label: str | None, doc_id: int | None, access: Access) -> None:
     if error:
         st.error(md_escape(error))
     maybe_auto_retrain(pending)
-    retrain_panel(pending)
+    retrain_panel(shown)
 
 
 def maybe_auto_retrain(pending: int) -> None:
+    """`pending` counts every reviewer's corrections; the message names no number, since some
+    may be on documents this reviewer may not see."""
     if st.session_state.pop("review_saved", None) is None:
         return
     if should_auto_retrain(pending, settings().auto_retrain_after):
-        run_retrain(False, f"{pending} corrections since the last model: retraining…")
+        run_retrain(False, "Enough corrections since the last model: retraining…")
 
 
 def audit_tab(access: Access) -> None:

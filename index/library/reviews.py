@@ -383,13 +383,17 @@ class ReviewsTable(Database):
             self.conn.execute("SELECT COALESCE(MAX(id), 0) FROM review_events").fetchone()[0]
         )
 
-    def passage_events_since(self, event_id: int, at: str) -> int:
+    def passage_events_since(
+        self, event_id: int, at: str, doc_ids: Collection[int] | None = None
+    ) -> int:
         """Review events of passages (not of a document's own tags) after `event_id` and
-        saved at or after UTC time `at`."""
+        saved at or after UTC time `at` (of the documents `doc_ids`)."""
+        scope, args = in_scope(doc_ids)
         row = self.conn.execute(
-            "SELECT COUNT(*) FROM review_events WHERE id > ? AND substr(at, 1, 19) >= ?"
-            " AND doc_id IS NULL",
-            (event_id, at[:19]),
+            "SELECT COUNT(*) FROM review_events e LEFT JOIN passages p ON p.id = e.passage_id"
+            " WHERE e.id > ? AND substr(e.at, 1, 19) >= ? AND e.doc_id IS NULL"
+            f" AND {scope}",
+            (event_id, at[:19], *args),
         ).fetchone()
         return int(row[0])
 
