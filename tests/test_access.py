@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -212,6 +213,15 @@ USERS = {
 }
 
 
+def assert_only(res: Any, allowed: set[int]) -> None:
+    """Search results, their passages, hints and facets hold only the `allowed` documents."""
+    shown = {d.doc_id for d in res.documents} | {p.doc_id for p in res.passages}
+    shown |= {p.doc_id for d in res.documents for p in d.passages}
+    assert shown <= allowed
+    assert {d for p in res.passages for d in p.also_in} <= allowed
+    assert sum(res.facets.get("doc_types", {}).values()) <= len(allowed)
+
+
 def visible_ids(store: Store, access: Access) -> set[int]:
     return {d.id for d in store.documents() if access.may_see(d.classification, d.groups)}
 
@@ -243,13 +253,8 @@ def test_nothing_above_a_users_access_shows_in_search(
     items += [f"year={years}"] if years else []
     filters = Filters.parse(items)
     res = searcher.search(query, filters=filters, k=20, mode=mode, access=access)
-    shown = {d.doc_id for d in res.documents} | {p.doc_id for p in res.passages}
-    shown |= {p.doc_id for d in res.documents for p in d.passages}
-    assert shown <= allowed
-    assert {d for p in res.passages for d in p.also_in} <= allowed
+    assert_only(res, allowed)
     assert res.total_documents <= len(allowed)
-    # facets count only what the user may see
-    assert sum(res.facets.get("doc_types", {}).values()) <= len(allowed)
     facets = searcher.facets(access=access)
     assert sum(facets["doc_types"].values()) == len(allowed)
     # what they may see still does: the operator's results, cut to their documents, are theirs

@@ -21,6 +21,7 @@ from index.evaluation import load_queries
 from index.filters import Filters
 from index.search import Searcher
 from tests.conftest import ROOT, SHARED
+from tests.test_access import assert_only
 
 pytestmark = pytest.mark.slow
 
@@ -73,11 +74,7 @@ def test_no_leak_on_realdocs(realdocs, user, n, mode, a4p, years, mission) -> No
     items += [f"mission={mission}"] if mission else []
     filters = Filters.parse(items)
     res = searcher.search(query, filters=filters, k=10, mode=mode, access=user)
-    shown = {d.doc_id for d in res.documents} | {p.doc_id for p in res.passages}
-    shown |= {p.doc_id for d in res.documents for p in d.passages}
-    assert shown <= allowed
-    assert {d for p in res.passages for d in p.also_in} <= allowed
-    assert sum(res.facets.get("doc_types", {}).values()) <= len(allowed)
+    assert_only(res, allowed)
     full = searcher.search(query, filters=filters, k=40, mode=mode, access=OPERATOR)
     best = [d.doc_id for d in full.documents if d.doc_id in allowed][:1]
     assert not best or best[0] in {d.doc_id for d in res.documents}
