@@ -50,6 +50,7 @@ PAGE_ROLES = {
 }
 SESSION_KEY = "signed_in"
 COOKIE = "ll_session"
+TOUCH_EVERY_S = 300  # how often an active tab marks its browser session as seen
 SSO_PROVIDER = "oidc"
 MAX_DELAY_S = 4.0
 
@@ -105,6 +106,11 @@ def current_access() -> Access | None:
     if user is None or user.disabled:
         sign_out(note="This account can no longer sign in.")
         return None
+    if session.get("token") and time.time() - float(session.get("touched", 0)) > TOUCH_EVERY_S:
+        # the browser's session stays alive server-side while this tab is in use
+        with library.write() as store:
+            store.session_user(str(session["token"]), settings().session_hours)
+        session["touched"] = time.time()
     session["seen"] = time.time()
     return access_of(user)
 
