@@ -10,7 +10,10 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from index.access import Access
 
 
 @dataclass(frozen=True)
@@ -104,7 +107,7 @@ def evaluate_search(
     k: int = 10,
     latency_runs: int = 3,
     progress: Any = None,
-    access: Any = None,
+    access: Access | None = None,
 ) -> dict[str, Any]:
     """Document-level nDCG, Recall and MRR at k for the system and both single retrievers over
     the same index, overall and per query kind; and the system's search latency (median of

@@ -87,8 +87,20 @@ def _sso_configured() -> bool:
 
 
 def current_access() -> Access | None:
-    """The signed-in user's access, read again from the library; None when nobody is signed
-    in, the session went idle too long, or the account is gone or disabled."""
+    """The signed-in user's access, read again from the library once per script run (pages
+    and their links ask often); None when nobody is signed in, the session went idle too long,
+    or the account is gone or disabled."""
+    run = st.session_state.get("_run_marker")
+    cached = st.session_state.get("_access_of_run")
+    if run is not None and cached is not None and cached[0] == run:
+        return cached[1]
+    access = _read_access()
+    if run is not None and SESSION_KEY in st.session_state:
+        st.session_state["_access_of_run"] = (run, access)
+    return access
+
+
+def _read_access() -> Access | None:
     session = st.session_state.get(SESSION_KEY)
     library = open_library()
     if library is None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 import numpy as np
@@ -119,7 +119,6 @@ class EngineState:
     generation: int = -1
     tags_generation: int = -1
     passages: int = 0
-    extra: dict[str, object] = field(default_factory=dict)
 
 
 class SearchEngine(ABC):

@@ -107,16 +107,11 @@ class Database:
 
     # -- meta -----------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
+        return migrations.read_meta(self.conn, key)
 
     def set_meta(self, key: str, value: str) -> None:
         """Inside a transaction."""
-        self.conn.execute(
-            "INSERT INTO meta(key, value) VALUES (?, ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (key, value),
-        )
+        migrations.write_meta(self.conn, key, value)
 
     @property
     def generation(self) -> int:

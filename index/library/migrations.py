@@ -35,12 +35,12 @@ def _columns(c: sqlite3.Connection, table: str) -> set[str]:
     return {r[1] for r in c.execute(f"PRAGMA table_info({table})")}
 
 
-def _meta(c: sqlite3.Connection, key: str) -> str | None:
+def read_meta(c: sqlite3.Connection, key: str) -> str | None:
     row = c.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
     return None if row is None else str(row[0])
 
 
-def _set_meta(c: sqlite3.Connection, key: str, value: str) -> None:
+def write_meta(c: sqlite3.Connection, key: str, value: str) -> None:
     c.execute(
         "INSERT INTO meta(key, value) VALUES (?, ?) "
         "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
@@ -199,11 +199,11 @@ def _tables(c: sqlite3.Connection) -> None:
     for statement in TABLES.split(";\n"):
         if statement.strip():
             c.execute(statement)
-    if _meta(c, "generation") is None:
-        _set_meta(c, "generation", "0")
+    if read_meta(c, "generation") is None:
+        write_meta(c, "generation", "0")
         # a new store links near-duplicates as passages arrive (index/dedup.py)
         if c.execute("SELECT COUNT(*) FROM passages").fetchone()[0] == 0:
-            _set_meta(c, "near_duplicates_scanned", "1")
+            write_meta(c, "near_duplicates_scanned", "1")
 
 
 def _review_group(c: sqlite3.Connection) -> None:
@@ -271,7 +271,7 @@ def _extraction_version(c: sqlite3.Connection) -> None:
 def _events_from_reviews(c: sqlite3.Connection) -> None:
     """Reviews saved before the audit trail existed become its first events, so the trail shows
     every label in force (what was shown before is unknown)."""
-    stored = _meta(c, "schema_version")
+    stored = read_meta(c, "schema_version")
     if stored is not None and int(stored) >= 4:
         return  # the trail was kept from the start
     c.execute(
@@ -285,8 +285,8 @@ def _events_from_reviews(c: sqlite3.Connection) -> None:
 
 def _tags_generation(c: sqlite3.Connection) -> None:
     """Engines reload the labels they filter on when this moves (reviews, retagging)."""
-    if _meta(c, "tags_generation") is None:
-        _set_meta(c, "tags_generation", "0")
+    if read_meta(c, "tags_generation") is None:
+        write_meta(c, "tags_generation", "0")
 
 
 def _accounts(c: sqlite3.Connection) -> None:
@@ -339,7 +339,8 @@ def _classification(c: sqlite3.Connection) -> None:
     if "classification" not in _columns(c, "documents"):
         from settings import Settings
 
-        default = _meta(c, "default_classification") or Settings.from_env().default_classification
+        configured = Settings.from_env().default_classification
+        default = read_meta(c, "default_classification") or configured
         if default not in ("unclassified", "confidential", "strictly_confidential"):
             default = "strictly_confidential"  # an unreadable setting: assume the most careful
         c.execute(
@@ -437,7 +438,7 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
                 )
                 ran.append(step.name)
             if step is MIGRATIONS[-1]:
-                _set_meta(conn, "schema_version", str(SCHEMA_VERSION))
+                write_meta(conn, "schema_version", str(SCHEMA_VERSION))
         except BaseException:
             conn.execute("ROLLBACK")
             raise

@@ -7,7 +7,7 @@ the review queue and briefing packs.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -29,10 +29,6 @@ class Tags(Mapping[str, list[str]]):
 
     a4p: tuple[str, ...] = ()
     pillars: tuple[str, ...] = ()
-
-    @classmethod
-    def of(cls, a4p: Iterable[str] = (), pillars: Iterable[str] = ()) -> Tags:
-        return cls(tuple(a4p), tuple(pillars))
 
     @classmethod
     def from_axes(cls, by_axis: Mapping[str, Sequence[str]]) -> Tags:
@@ -60,10 +56,6 @@ class Tags(Mapping[str, list[str]]):
 
     def __hash__(self) -> int:
         return hash((self.a4p, self.pillars))
-
-    def replace_axis(self, axis: str, labels: Iterable[str]) -> Tags:
-        labels = tuple(labels)
-        return Tags(labels, self.pillars) if axis == "a4p" else Tags(self.a4p, labels)
 
     @property
     def labels(self) -> frozenset[str]:
@@ -106,9 +98,6 @@ class Locator:
             _span("¶", "¶¶", self.paragraph, self.paragraph_end),
         )
         return ", ".join(p for p in parts if p)
-
-    def __str__(self) -> str:
-        return self.citation
 
 
 @dataclass(frozen=True)
