@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.setup-stamp
+ENCODER := $(VENV)/share/lessons/encoder-minilm-int8/manifest.json
 DATA   ?= data
 PORT   ?= 8501
 
@@ -13,7 +14,12 @@ export TRANSFORMERS_OFFLINE := 1
 
 .PHONY: setup chromium tesseract demo run test test-all lint bench screenshots clean-data
 
-setup: $(STAMP) chromium tesseract
+setup: $(STAMP) $(ENCODER) chromium tesseract
+
+# The int8 ONNX embedding model, exported from the installed MiniLM (no download; about 10 s).
+# Should the export fail, embeddings run on torch and say so: set-up goes on.
+$(ENCODER): $(STAMP)
+	$(PY) cli.py encoder build || echo "note: the ONNX encoder was not built; embeddings will use torch"
 
 # The browser tests drive Debian's chromium; install it when missing and we may (root).
 chromium:

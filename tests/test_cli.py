@@ -13,7 +13,18 @@ import cli
 from settings import Settings, describe
 from tests.conftest import ROOT
 
-COMMANDS = ["ingest", "search", "eval", "stats", "tag", "train", "eval-tags", "reviews", "pack"]
+COMMANDS = [
+    "ingest",
+    "search",
+    "eval",
+    "stats",
+    "tag",
+    "train",
+    "eval-tags",
+    "reviews",
+    "pack",
+    "engine",
+]
 
 
 @pytest.mark.parametrize("command", [None, *COMMANDS])

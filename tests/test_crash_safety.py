@@ -64,6 +64,8 @@ def test_sigkill_mid_ingest_keeps_the_earlier_state(tmp_path: Path) -> None:
     # The next ingest finishes the job without duplicating anything.
     report = ingest_paths([CORPUS_PDF], settings)
     assert report.status_counts()["failed"] == 0
+    # and without reading again what the killed run had finished
+    assert report.status_counts()["skipped"] == counts["documents"]
     with DataDir(data) as dd:
         assert dd.store.counts()["documents"] == len(list(CORPUS_PDF.glob("*.pdf")))
         assert dd.engine.count() == dd.store.counts()["passages"]

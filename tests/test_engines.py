@@ -1,13 +1,15 @@
 """One test-suite for every search engine, on random vectors and random texts (no model).
 
 Each engine is opened on the same small library built here; what one engine returns is checked
-against brute force and against the exact engine, so a new engine (Milvus) joins by adding its
-name to ENGINES."""
+against brute force and against the exact engine, so a new engine joins by adding its name to
+ENGINES. "milvus" runs against a real server (Milvus Lite's, started for the session: the
+`milvus_uri` fixture), one fresh collection per test."""
 
 from __future__ import annotations
 
 import random
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +20,7 @@ from index import fusion
 from index.engine import EngineFilter, IndexedPassage, SearchEngine, open_engine
 from index.engine.base import DIMENSION
 
-ENGINES = ("local", "exact")
+ENGINES = ("local", "exact", "milvus")
 WORDS = [
     "patrol",
     "convoy",
@@ -109,12 +111,25 @@ def random_passages(n: int, seed: int = 7, start: int = 1) -> list[IndexedPassag
     return out
 
 
+def open_named(
+    name: str, folder: Path, lib: FakeLibrary, request: pytest.FixtureRequest
+) -> SearchEngine:
+    """A writable engine by its name in ENGINES ("milvus": a new collection on the server)."""
+    if name == "milvus":
+        uri = request.getfixturevalue("milvus_uri")
+        return open_engine(uri, folder, lib, writable=True, library_id=uuid.uuid4().hex)
+    return open_engine(name, folder, lib, writable=True)
+
+
 @pytest.fixture(params=ENGINES)
-def setup(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[SearchEngine, FakeLibrary]:
+def setup(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[SearchEngine, FakeLibrary]]:
     lib = FakeLibrary(random_passages(300))
-    engine = open_engine(request.param, tmp_path, lib, writable=True)
+    engine = open_named(request.param, tmp_path, lib, request)
     engine.sync()
-    return engine, lib
+    yield engine, lib
+    engine.close()
 
 
 def brute_dense(lib: FakeLibrary, q: np.ndarray, where: EngineFilter | None) -> list[int]:
@@ -213,6 +228,23 @@ def test_writes_are_seen_at_once(setup: tuple[SearchEngine, FakeLibrary]) -> Non
     assert engine.doc_ids([1000]).tolist() == [42]
 
 
+def test_copies_score_alike_and_zero_scores_fill_the_list(
+    setup: tuple[SearchEngine, FakeLibrary],
+) -> None:
+    engine, lib = setup
+    p = lib.passages[5]
+    twins = [IndexedPassage(pid, p.doc_id, p.text + " zebra", p.vector) for pid in (2002, 2001)]
+    lib.commit(add=twins)
+    engine.upsert(twins)
+    assert set(engine.dense_top(p.vector, 3).ids.tolist()) == {5, 2001, 2002}
+    kw = engine.keyword_top("zebra", 5)
+    assert set(kw.ids[:2].tolist()) == {2001, 2002} and kw.scores[0] == kw.scores[1] > 0
+    assert len(kw.ids) == 5 and not kw.scores[2:].any()  # zero scores included
+    where = EngineFilter(doc_ids=frozenset({4}))
+    padded = engine.keyword_top("zebra", 3, where)
+    assert len(padded.ids) == 3 and all(lib.passages[int(i)].doc_id == 4 for i in padded.ids)
+
+
 def test_labels_follow_reviews(setup: tuple[SearchEngine, FakeLibrary]) -> None:
     engine, lib = setup
     q = query_vector()
@@ -260,12 +292,12 @@ def test_local_engine_persists_and_rebuilds(tmp_path: Path) -> None:
     assert (tmp_path / "vectors.faiss").read_bytes() == b"garbage"  # read-only wrote nothing
 
 
-def test_fusion_is_the_same_on_every_engine(tmp_path: Path) -> None:
+def test_fusion_is_the_same_on_every_engine(tmp_path: Path, request: pytest.FixtureRequest) -> None:
     lib = FakeLibrary(random_passages(300))
     results = []
     q, text = query_vector(11), "ceasefire police training"
     for name in ENGINES:
-        engine = open_engine(name, tmp_path / name, lib, writable=True)
+        engine = open_named(name, tmp_path / name, lib, request)
         engine.sync()
         kw, dense = engine.keyword_top(text, 50), engine.dense_top(q, 50)
         fused = fusion.fuse(
@@ -277,4 +309,5 @@ def test_fusion_is_the_same_on_every_engine(tmp_path: Path) -> None:
             dense_of=lambda ids, e=engine: e.dense_scores(q, ids),
         )
         results.append(fused.ids[:20].tolist())
-    assert results[0] == results[1]
+        engine.close()
+    assert all(r == results[0] for r in results[1:])

@@ -103,7 +103,9 @@ class Library:
         self.path = path
         self.settings = settings
         DataDir.upgrade(path)
-        self.dd = DataDir(path)
+        # The configured engine; one that cannot be reached or is behind the library fails
+        # each search with a one-line EngineError, which the pages show (st.error).
+        self.dd = DataDir(path, engine_name=settings.engine, engine_token=settings.engine_token)
         self.searcher = Searcher(self.dd, threads=settings.torch_threads)
         self.lock = threading.RLock()
         self._editor: Store | None = None

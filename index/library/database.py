@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
+import uuid
 from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,7 @@ from errors import DataDirError
 from index.library import migrations
 
 CHUNK = 500  # ids per IN (...) list: well under SQLite's variable limit
+LIBRARY_ID_KEY = "library_id"  # a meta value, no table: added without a migration step
 
 
 def marks(values: Sequence[object]) -> str:
@@ -124,6 +126,20 @@ class Database:
         """Bumped in every transaction that changes passage tags (reviews, retagging): an
         engine holding labels for tag filters reloads them when it differs."""
         return int(self.get_meta("tags_generation") or 0)
+
+    def library_id(self, *, create: bool = False) -> str | None:
+        """This library's identity: a random id made once (`create`, on a writable handle) and
+        kept in `meta`. A search engine on a server names its copy of the library after it, so
+        libraries sharing a server never share a copy, and a folder that moves keeps its copy.
+        None: never made (no server engine has held this library)."""
+        value = self.get_meta(LIBRARY_ID_KEY)
+        if value is None and create:
+            with self.transaction() as c:
+                value = migrations.read_meta(c, LIBRARY_ID_KEY)
+                if value is None:
+                    value = uuid.uuid4().hex
+                    migrations.write_meta(c, LIBRARY_ID_KEY, value)
+        return value
 
     def change_state(self) -> tuple[int, int]:
         """Changes whenever the database does, from this process or another (SQLite's
