@@ -18,6 +18,7 @@ from nlp.glossary import places
 # An organisation counts for a document when the document names it at least this often
 # (a single passing mention of the AU in a UN report does not make it an AU document).
 ORG_MIN_MENTIONS = 2
+MATCHING_KEPT = 32  # (user, filter) document sets kept by a catalogue
 
 
 @dataclass(frozen=True)
@@ -146,6 +147,7 @@ class Catalog:
         self._state: tuple[int, int] | None = None
         self._docs: dict[int, DocumentInfo] = {}
         self._visible: dict[tuple[str, frozenset[str]], dict[int, DocumentInfo]] = {}
+        self._matching: dict[tuple[bool, str, frozenset[str], Filters | None], frozenset[int]] = {}
 
     @property
     def documents(self) -> dict[int, DocumentInfo]:
@@ -156,6 +158,7 @@ class Catalog:
             self._docs = load_catalog(self.store)
             self._state = state
             self._visible.clear()
+            self._matching.clear()
         return self._docs
 
     def visible(self, access: Access) -> dict[int, DocumentInfo]:
@@ -166,10 +169,24 @@ class Catalog:
         key = (access.clearance, access.groups)
         found = self._visible.get(key)
         if found is None:
-            found = {
-                i: d for i, d in docs.items() if access.may_see(d.classification, d.groups)
-            }
+            found = {i: d for i, d in docs.items() if access.may_see(d.classification, d.groups)}
             self._visible[key] = found
+        return found
+
+    def matching(self, access: Access, filters: Filters | None) -> frozenset[int]:
+        """Ids of the documents `access` may see that match `filters` (all of them: None),
+        cached like `visible`: a search's filter is matched against every document once, not
+        on every page of results (16,000 documents take about 80 ms)."""
+        visible = self.visible(access)
+        key = (access.full, access.clearance, access.groups, filters)
+        found = self._matching.get(key)
+        if found is None:
+            found = frozenset(
+                i for i, d in visible.items() if filters is None or d.matches(filters)
+            )
+            if len(self._matching) >= MATCHING_KEPT:
+                self._matching.pop(next(iter(self._matching)))
+            self._matching[key] = found
         return found
 
 

@@ -4,12 +4,13 @@
       manifest.json   format version, model, dimension, counts, library versions, build time,
                       and the store generation the engine's files were written from
       lessons.db      SQLite (WAL): the library of record, embeddings included
-      vectors.faiss, vectors.json, keyword/
-                      the local search engine's files (index/engine/local.py): derived, and
-                      rebuilt from lessons.db whenever missing or stale; with a Milvus engine
-                      (LESSONS_ENGINE=http://host:19530) the passages live instead in a
-                      collection on that server, named after the library's identity (meta
-                      `library_id`), and `python cli.py engine sync` repairs it
+      vectors.faiss, vectors.json, keyword/, ann/
+                      the local search engine's files (index/engine/local.py; ann/ once a
+                      library is large): derived, and rebuilt from lessons.db whenever missing
+                      or stale; with a Milvus engine (LESSONS_ENGINE=http://host:19530) the
+                      passages live instead in a collection on that server, named after the
+                      library's identity (meta `library_id`), and `python cli.py engine sync`
+                      repairs it
 
 Every store write is one SQLite transaction; the engine's files and the manifest are replaced
 atomically after it (index/writes.py). An ingest killed at any moment therefore leaves the last

@@ -147,16 +147,10 @@ class Searcher:
         doc_level = filters is not None and filters.document_level
         doc_ids = None
         if doc_level or not everything:
-            doc_ids = frozenset(
-                d.id
-                for d in visible.values()
-                if not doc_level or d.matches(filters)  # type: ignore[arg-type]
-            )
+            doc_ids = self.catalog.matching(access, filters if doc_level else None)
         groups: tuple[frozenset[str], ...] = ()
         if filters is not None:
-            groups = tuple(
-                frozenset(labels) for labels in (filters.a4p, filters.pillars) if labels
-            )
+            groups = tuple(frozenset(labels) for labels in (filters.a4p, filters.pillars) if labels)
         if doc_ids is None and not groups:
             return None
         return EngineFilter(doc_ids=doc_ids, label_groups=groups)
@@ -317,7 +311,10 @@ class Searcher:
         doc_of = dict(zip(ids, engine.doc_ids(ranked.ids).tolist(), strict=True))
         by_doc = fusion.group_by_document(ids, doc_of)
         docs_info = self.catalog.visible(access)
-        boosts = self._boosts(pq, docs_info) if mode == "hybrid" else {}
+        # Only documents with a candidate passage are scored (the boost of the others is never
+        # read): at a million passages that is 2,000 documents a query instead of 16,000.
+        candidates = {d: docs_info[d] for d in by_doc if d in docs_info}
+        boosts = self._boosts(pq, candidates) if mode == "hybrid" else {}
         doc_scores = fusion.document_scores(
             by_doc, {p: s[0] for p, s in scores.items()}, boosts, decayed=mode == "hybrid"
         )
@@ -431,9 +428,7 @@ class Searcher:
                 paragraph_end=where.paragraph_end,
                 heading=row.heading,
                 also_in=tuple(  # copies in documents this user may see, only
-                    sorted(
-                        {d for _, d in groups.get(pid, []) if d != row.doc_id and d in visible}
-                    )
+                    sorted({d for _, d in groups.get(pid, []) if d != row.doc_id and d in visible})
                 ),
                 scores={
                     "keyword": round(kw, 4),

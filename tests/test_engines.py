@@ -19,8 +19,11 @@ import pytest
 from index import fusion
 from index.engine import EngineFilter, IndexedPassage, SearchEngine, open_engine
 from index.engine.base import DIMENSION
+from index.engine.local import LocalEngine
 
-ENGINES = ("local", "exact", "milvus")
+# "local-approximate": the local engine on its approximate path (the IVF index a large library
+# uses, here from the first passage) scanning every list, so its results must be exact too.
+ENGINES = ("local", "local-approximate", "exact", "milvus")
 WORDS = [
     "patrol",
     "convoy",
@@ -66,13 +69,13 @@ class FakeLibrary:
     def passage_count(self) -> int:
         return len(self.passages)
 
-    def iter_indexed(self, batch: int = 4096) -> Iterator[list[IndexedPassage]]:
-        ps = [self.passages[i] for i in sorted(self.passages)]
+    def iter_indexed(self, batch: int = 4096, after: int = 0) -> Iterator[list[IndexedPassage]]:
+        ps = [self.passages[i] for i in sorted(self.passages) if i > after]
         for i in range(0, len(ps), batch):
             yield ps[i : i + batch]
 
-    def passage_texts(self, batch: int = 4096) -> Iterator[list[tuple[int, str]]]:
-        for chunk in self.iter_indexed(batch):
+    def passage_texts(self, batch: int = 4096, after: int = 0) -> Iterator[list[tuple[int, str]]]:
+        for chunk in self.iter_indexed(batch, after):
             yield [(p.id, p.text) for p in chunk]
 
     def passage_docs(self) -> Iterator[tuple[int, int]]:
@@ -118,6 +121,11 @@ def open_named(
     if name == "milvus":
         uri = request.getfixturevalue("milvus_uri")
         return open_engine(uri, folder, lib, writable=True, library_id=uuid.uuid4().hex)
+    if name == "local-approximate":
+        engine = LocalEngine(folder, lib, writable=True, approximate_from=0, probes=1 << 16)
+        engine.sync()
+        engine.wait_for_index()
+        return engine
     return open_engine(name, folder, lib, writable=True)
 
 

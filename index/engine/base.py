@@ -95,12 +95,14 @@ class PassageSource(Protocol):
 
     def passage_count(self) -> int: ...
 
-    def iter_indexed(self, batch: int = 4096) -> Iterator[list[IndexedPassage]]:
-        """Every passage with its vector and labels, in ascending id order."""
+    def iter_indexed(self, batch: int = 4096, after: int = 0) -> Iterator[list[IndexedPassage]]:
+        """Every passage whose id is above `after`, with its vector and labels, in ascending id
+        order (ids are never reused, so an engine catches up by reading past its last id)."""
         ...
 
-    def passage_texts(self, batch: int = 4096) -> Iterator[list[tuple[int, str]]]:
-        """(passage id, text) of every passage, in ascending id order."""
+    def passage_texts(self, batch: int = 4096, after: int = 0) -> Iterator[list[tuple[int, str]]]:
+        """(passage id, text) of every passage whose id is above `after`, in ascending id
+        order."""
         ...
 
     def passage_docs(self) -> Iterator[tuple[int, int]]:

@@ -329,8 +329,8 @@ class DocumentsTable(Database):
             self.conn.execute(f"SELECT COUNT(*) FROM passages p WHERE {scope}", args).fetchone()[0]
         )
 
-    def iter_indexed(self, batch: int = 4096) -> Iterator[list[IndexedPassage]]:
-        last = 0
+    def iter_indexed(self, batch: int = 4096, after: int = 0) -> Iterator[list[IndexedPassage]]:
+        last = after
         while True:
             rows = self.conn.execute(
                 "SELECT id, doc_id, text, embedding FROM passages WHERE id > ? ORDER BY id LIMIT ?",
@@ -351,8 +351,8 @@ class DocumentsTable(Database):
                 for r in rows
             ]
 
-    def passage_texts(self, batch: int = 4096) -> Iterator[list[tuple[int, str]]]:
-        last = 0
+    def passage_texts(self, batch: int = 4096, after: int = 0) -> Iterator[list[tuple[int, str]]]:
+        last = after
         while True:
             rows = self.conn.execute(
                 "SELECT id, text FROM passages WHERE id > ? ORDER BY id LIMIT ?", (last, batch)
