@@ -1,10 +1,12 @@
 """Ingest a batch of PDFs into a data folder: the one library call behind `cli.py ingest` and
 the app's upload page.
 
-Per file: hash -> skip if unchanged -> extract (child process, time-limited) -> passages and
-entities (spaCy) -> embeddings -> the write path (index/writes.py: one store transaction, then
-the search engine). The next file is extracted in the child while the parent embeds the current
-one.
+Per file: hash -> skip if unchanged -> extract (reader process, time-limited) -> passages and
+entities (nlp/) -> embeddings (in groups of documents) -> tags -> the write path
+(index/writes.py: one store transaction per document, then the search engine). Readers work
+ahead of this process, and a group of documents is embedded in a thread while the next group
+is read, so extraction, analysis, embedding and storing overlap (docs/benchmarks.md, "Ingest
+speed").
 """
 
 from __future__ import annotations
@@ -13,15 +15,19 @@ import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from errors import IngestError
 from index.access import LEVELS, OPERATOR, Access, check_groups, check_level, higher, rank
 from index.datadir import DataDir
-from index.library import PassageRecord, Replaced
-from index.tagging import Tagging
+from index.embeddings import encode
+from index.library import PassageRecord, Replaced, Store
+from index.tagging import Tagging, TagPrediction
 from index.writes import LibraryWriter, StoredFile
 from ingest import (
     EXTRACTION_VERSION,
@@ -31,6 +37,7 @@ from ingest import (
     sha256_file,
 )
 from nlp.doctypes import classify_doc_type
+from nlp.passages import Passage
 from settings import Settings
 
 
@@ -83,18 +90,48 @@ class IngestReport:
 
 
 ProgressFn = Callable[[FileOutcome], None]
+# Passages embedded together: enough for full, length-sorted batches across short documents,
+# few enough that a kill loses little (measured: docs/benchmarks.md, "Ingest speed").
+EMBED_GROUP = 256
 
 
-def analyse_document(
-    doc: ExtractedDocument, settings: Settings, tagging: Tagging | None = None
-) -> tuple[list[str], list[PassageRecord], dict[str, float]]:
-    """Passages, entities and embeddings for one extracted document."""
-    from index.embeddings import encode
+@dataclass(frozen=True)
+class DocumentAnalysis:
+    """One extracted document cut into passages, with their entities: what is left to do is
+    embedding, tagging and storing."""
+
+    passages: list[Passage]
+    entities: list[tuple[tuple[str, str, str, int], ...]]  # per passage: label, key, text, n
+    missions: list[str]
+
+    def embedding_texts(self) -> list[str]:
+        # The heading is part of what a passage is about.
+        return [f"{p.heading}. {p.text}" if p.heading else p.text for p in self.passages]
+
+    def records(self, vectors: np.ndarray, preds: Sequence[TagPrediction]) -> list[PassageRecord]:
+        return [
+            PassageRecord(
+                seq=p.seq,
+                page_start=p.page_start,
+                page_end=p.page_end,
+                para_start=p.para_start,
+                para_end=p.para_end,
+                heading=p.heading,
+                text=p.text,
+                embedding=vectors[i],
+                entities=self.entities[i],
+                tags=tuple(preds[i].as_tags()) if preds else (),
+                scores=preds[i].as_scores() if preds else (),
+            )
+            for i, p in enumerate(self.passages)
+        ]
+
+
+def analyse_document(doc: ExtractedDocument, settings: Settings) -> DocumentAnalysis:
+    """Passages and their entities for one extracted document."""
     from nlp.analysis import analyse, entity_keys
     from nlp.passages import build_passages
 
-    timings: dict[str, float] = {}
-    t0 = time.perf_counter()
     paragraphs = doc.paragraphs
     body = [i for i, p in enumerate(paragraphs) if p.kind == "body"]
     # Sentences matter only where a paragraph is split across passages.
@@ -123,37 +160,7 @@ def analyse_document(
         per_passage.append(
             tuple((lab, key, surface[(lab, key)], n) for (lab, key), n in counts.items())
         )
-    missions = entity_keys(all_entities, "MISSION")
-    timings["nlp"] = time.perf_counter() - t0
-
-    t0 = time.perf_counter()
-    texts = [f"{p.heading}. {p.text}" if p.heading else p.text for p in passages]
-    vecs = encode(texts, threads=settings.torch_threads, batch_size=settings.embed_batch_size)
-    timings["embed"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    preds = (
-        tagging.predict([p.text for p in passages], vecs, evidence=False)
-        if tagging is not None and passages
-        else []
-    )
-    timings["tag"] = time.perf_counter() - t0
-    records = [
-        PassageRecord(
-            seq=p.seq,
-            page_start=p.page_start,
-            page_end=p.page_end,
-            para_start=p.para_start,
-            para_end=p.para_end,
-            heading=p.heading,
-            text=p.text,
-            embedding=vecs[i],
-            entities=per_passage[i],
-            tags=tuple(preds[i].as_tags()) if preds else (),
-            scores=preds[i].as_scores() if preds else (),
-        )
-        for i, p in enumerate(passages)
-    ]
-    return missions, records, timings
+    return DocumentAnalysis(passages, per_passage, entity_keys(all_entities, "MISSION"))
 
 
 def ingest_paths(
@@ -287,6 +294,16 @@ def _plan(
     return plan
 
 
+@dataclass
+class _Read:
+    """A file read and analysed, waiting for its vectors."""
+
+    path: Path
+    sha: str
+    doc: ExtractedDocument
+    analysis: DocumentAnalysis
+
+
 def _read_and_store(
     plan: _Plan,
     writer: LibraryWriter,
@@ -297,14 +314,47 @@ def _read_and_store(
     given: _Classification,
     workers: int,
 ) -> None:
-    """Read each planned file (in a time-limited child process, the next file while this one
-    is analysed), analyse it, and store it through the write path."""
+    """Read each planned file (in time-limited reader processes, ahead of this one), analyse
+    it, and store it through the write path.
+
+    Embedding, most of the work, runs on groups of documents (`EMBED_GROUP` passages): one
+    length-sorted pass over many short documents is 1.8x faster than one per document. A
+    group is embedded in a thread while this one reads, analyses, tags and stores the next
+    (ONNX Runtime and torch release the GIL while they compute), so the cores stay busy.
+    Documents are committed one by one as their group's vectors arrive; a kill loses at most
+    the groups in flight, which the next run reads again."""
     store = writer.store
     tagging = Tagging(writer.dd, threads=settings.torch_threads)
     todo = plan.todo
+    group: list[_Read] = []
+    in_flight: tuple[list[_Read], Future[np.ndarray]] | None = None
+
+    def store_group(reads: list[_Read], vectors: Future[np.ndarray]) -> None:
+        t0 = time.perf_counter()
+        try:
+            all_vecs = vectors.result()
+        except Exception as exc:  # the encoder failed on this group: say so per file
+            for r in reads:
+                _failed(store, finish, r.path, r.sha, "processing", f"embedding failed: {exc}")
+            return
+        report.timings["embed"] += time.perf_counter() - t0
+        at = 0
+        for r in reads:
+            n = len(r.analysis.passages)
+            _store_read(r, all_vecs[at : at + n], writer, tagging, plan, given, report, finish)
+            at += n
+
     with ExitStack() as stack:
+        embedder = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="embed"))
+
+        def embed(reads: list[_Read]) -> Future[np.ndarray]:
+            texts = [t for r in reads for t in r.analysis.embedding_texts()]
+            return embedder.submit(
+                encode, texts, threads=settings.torch_threads, batch_size=settings.embed_batch_size
+            )
+
         # File n is read by worker n % len(pool); each worker reads its next file while this
-        # process analyses, embeds and stores the ones before.
+        # process works on the ones before.
         pool = [
             stack.enter_context(
                 ExtractionWorker(
@@ -323,51 +373,83 @@ def _read_and_store(
         for n, (path, sha) in enumerate(todo):
             worker = pool[n % len(pool)]
             t0 = time.perf_counter()
-            failure: IngestError | None = None
             try:
-                doc = worker.collect()
+                doc: ExtractedDocument | None = worker.collect()
             except IngestError as exc:
-                failure = exc
+                doc = None
+                _failed(store, finish, path, sha, exc.reason, exc.message)
             if n + len(pool) < len(todo):
                 worker.submit(todo[n + len(pool)][0], password)
             report.timings["extract"] += time.perf_counter() - t0
-            if failure is not None:
-                store.log_failure(str(path), sha, failure.reason, failure.message)
-                finish(FileOutcome(str(path), "failed", failure.message, failure.reason))
-                continue
-            try:
-                missions, records, timings = analyse_document(doc, settings, tagging)
-            except Exception as exc:  # a text the NLP cannot handle must not stop the batch
-                store.log_failure(str(path), sha, "processing", f"processing failed: {exc}")
-                finish(FileOutcome(str(path), "failed", f"processing failed: {exc}", "processing"))
-                continue
-            for k, v in timings.items():
-                report.timings[k] += v
-            t0 = time.perf_counter()
-            level = higher(given.level, doc.marking or LEVELS[0])
-            stored = writer.store_document(
-                _stored_file(path, sha, doc, missions, level, given.groups), records
-            )
-            report.timings["store"] += time.perf_counter() - t0
-            finish(
-                FileOutcome(
-                    str(path),
-                    "ok",
-                    None,
-                    None,
-                    stored.doc_id,
-                    doc.page_count,
-                    len(records),
-                    (
-                        *([REREAD_NOTE] if path in plan.reread else []),
-                        *_marking_notes(doc.marking, given.level),
-                        *doc.warnings,
-                        *_review_notes(stored),
-                    ),
-                    stored.reviews_carried,
-                    stored.reviews_unmatched,
-                )
-            )
+            if doc is not None:
+                t0 = time.perf_counter()
+                try:
+                    group.append(_Read(path, sha, doc, analyse_document(doc, settings)))
+                except Exception as exc:  # a text the NLP cannot handle must not stop the batch
+                    _failed(store, finish, path, sha, "processing", f"processing failed: {exc}")
+                report.timings["nlp"] += time.perf_counter() - t0
+            last = n + 1 == len(todo)
+            if group and (last or sum(len(r.analysis.passages) for r in group) >= EMBED_GROUP):
+                started = embed(group)
+                if in_flight is not None:
+                    store_group(*in_flight)
+                in_flight, group = (group, started), []
+        if in_flight is not None:
+            store_group(*in_flight)
+
+
+def _failed(
+    store: Store, finish: ProgressFn, path: Path, sha: str, reason: str, message: str
+) -> None:
+    store.log_failure(str(path), sha, reason, message)
+    finish(FileOutcome(str(path), "failed", message, reason))
+
+
+def _store_read(
+    r: _Read,
+    vectors: np.ndarray,
+    writer: LibraryWriter,
+    tagging: Tagging,
+    plan: _Plan,
+    given: _Classification,
+    report: IngestReport,
+    finish: ProgressFn,
+) -> None:
+    t0 = time.perf_counter()
+    texts = [p.text for p in r.analysis.passages]
+    try:
+        preds = tagging.predict(texts, vectors, evidence=False) if texts else []
+    except Exception as exc:  # as for the NLP: one file's failure, not the batch's
+        _failed(writer.store, finish, r.path, r.sha, "processing", f"tagging failed: {exc}")
+        return
+    records = r.analysis.records(vectors, preds)
+    report.timings["tag"] += time.perf_counter() - t0
+    t0 = time.perf_counter()
+    doc = r.doc
+    level = higher(given.level, doc.marking or LEVELS[0])
+    stored = writer.store_document(
+        _stored_file(r.path, r.sha, doc, r.analysis.missions, level, given.groups), records
+    )
+    report.timings["store"] += time.perf_counter() - t0
+    finish(
+        FileOutcome(
+            str(r.path),
+            "ok",
+            None,
+            None,
+            stored.doc_id,
+            doc.page_count,
+            len(records),
+            (
+                *([REREAD_NOTE] if r.path in plan.reread else []),
+                *_marking_notes(doc.marking, given.level),
+                *doc.warnings,
+                *_review_notes(stored),
+            ),
+            stored.reviews_carried,
+            stored.reviews_unmatched,
+        )
+    )
 
 
 def _marking_notes(marking: str | None, given: str) -> list[str]:

@@ -22,19 +22,33 @@ from settings import Settings  # noqa: E402
 REALDOCS = ROOT.parent / "shared" / "realdocs"
 
 
+def resident_mib() -> float:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--data-dir", type=Path, default=ROOT / "benchmarks" / "out" / "realdocs-data")
     ap.add_argument("--reuse", action="store_true", help="keep an existing data folder")
+    ap.add_argument("--no-ocr", action="store_true", help="leave scans unread (as LESSONS_OCR=0)")
     args = ap.parse_args()
     if not REALDOCS.is_dir():
         sys.exit("../shared/realdocs is not present")
     if args.data_dir.exists() and not args.reuse:
         shutil.rmtree(args.data_dir)
-    settings = Settings.from_env(data_dir=args.data_dir)
+    settings = Settings.from_env(data_dir=args.data_dir, ocr=not args.no_ocr)
     result: dict[str, object] = {}
 
-    report = ingest_paths([REALDOCS / "reports", REALDOCS / "budget"], settings)
+    rss: list[float] = []  # this process's resident memory after each file, MiB
+
+    def sample(_outcome: object) -> None:
+        rss.append(resident_mib())
+
+    report = ingest_paths([REALDOCS / "reports", REALDOCS / "budget"], settings, progress=sample)
     ok = [f for f in report.files if f.status == "ok"]
     pages = sum(f.pages for f in ok)
     timed = {k: v for k, v in report.timings.items()}
@@ -49,6 +63,13 @@ def main() -> None:
         "pages_per_s": round(pages / report.seconds, 2) if report.seconds else None,
         "time_share": {k: round(v / total, 3) for k, v in timed.items()},
         "time_s": {k: round(v, 1) for k, v in timed.items()},
+        # Flat memory: the resident size a tenth, half-way and at the end of the batch.
+        "rss_mib": {
+            f"after {round(100 * f)}% of files": round(rss[max(0, int(f * len(rss)) - 1)])
+            for f in (0.1, 0.5, 1.0)
+        }
+        if rss
+        else {},
     }
     print(json.dumps(result["ingest"], indent=2))
 

@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 warnings.filterwarnings("ignore")
 
-from benchmarks.tagging import FOUR, embed  # noqa: E402
+from benchmarks.tagging import FOUR, embed, tfidf_lr_model  # noqa: E402
 from nlp.labels import AXES, all_labels, slugs  # noqa: E402
 from nlp.tagger import PassageTagger, TagInput  # noqa: E402
 from nlp.training_data import LabelledText, cold_start_set, label_matrix  # noqa: E402
@@ -168,15 +168,9 @@ class Loop:
         keep = [j for j in range(Yr.shape[1]) if 2 <= Yr[:, j].sum() <= len(reviewed) - 2]
         decisions = np.zeros((int(left.sum()), len(self.lib.labels)), int)
         if keep:
-            model = PassageTagger(
-                labels=[self.lib.labels[j] for j in keep],
-                embedding_weight=0.0,
-                cue_weight=0.0,
-                cue_model_weight=0.0,
-                sentence_weight=0.0,
-                prior_strength=None,
-                min_threshold=0.0,
-            ).fit([TagInput(self.lib.texts[i]) for i in reviewed], Yr[:, keep])
+            model = tfidf_lr_model([self.lib.labels[j] for j in keep]).fit(
+                [TagInput(self.lib.texts[i]) for i in reviewed], Yr[:, keep]
+            )
             texts = [TagInput(t) for t, on in zip(self.lib.texts, left, strict=True) if on]
             decisions[:, keep] = model.predict(texts)
         return round(macro_f1(self.lib.Y[left], decisions), 4)

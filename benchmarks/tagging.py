@@ -266,11 +266,10 @@ def zero_shot(train_E: np.ndarray, train_Y: np.ndarray, test_E: np.ndarray) -> O
     return Output((np.array(th) <= S).astype(int), S)
 
 
-def tfidf_lr(train_texts: list[str], train_Y: np.ndarray, test_texts: list[str]) -> Output:
-    """Word 1-2-gram TF-IDF and a balanced logistic regression per label, thresholds tuned by
-    5-fold cross-validation on the training part."""
-    model = PassageTagger(
-        labels=FOUR,
+def tfidf_lr_model(labels: list[str]) -> PassageTagger:
+    """The baseline as our estimator configured without embeddings, cues or sentences."""
+    return PassageTagger(
+        labels=labels,
         embedding_weight=0.0,
         cue_weight=0.0,
         cue_model_weight=0.0,
@@ -278,6 +277,12 @@ def tfidf_lr(train_texts: list[str], train_Y: np.ndarray, test_texts: list[str])
         prior_strength=None,
         min_threshold=0.0,
     )
+
+
+def tfidf_lr(train_texts: list[str], train_Y: np.ndarray, test_texts: list[str]) -> Output:
+    """Word 1-2-gram TF-IDF and a balanced logistic regression per label, thresholds tuned by
+    5-fold cross-validation on the training part."""
+    model = tfidf_lr_model(FOUR)
     model.fit([TagInput(t) for t in train_texts], train_Y)
     P = model.predict_proba([TagInput(t) for t in test_texts])
     return Output(model.decide(P), P)

@@ -18,7 +18,6 @@ what was quantised and the probe cosines).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -36,6 +35,7 @@ import numpy as np
 
 from atomic import replace_folder, write_json_atomic
 from errors import ModelUnavailable
+from ingest import sha256_file
 
 ENCODER_FORMAT = 1
 MIN_COSINE = 0.99
@@ -69,14 +69,6 @@ PROBES = (
 )
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _versions() -> dict[str, str]:
     out = {}
     for dist in ("onnxruntime", "onnx", "torch", "transformers", "tokenizers"):
@@ -92,7 +84,7 @@ def source_fingerprint(model_dir: Path) -> str:
     weights = model_dir / "model.safetensors"
     if not weights.exists():
         weights = model_dir / "pytorch_model.bin"
-    return _sha256(weights)
+    return sha256_file(weights)
 
 
 def _export_fp32(model_dir: Path, dest: Path) -> None:
@@ -246,7 +238,7 @@ def build_encoder(
             },
             "libraries": _versions(),
             "built_s": round(time.perf_counter() - started, 1),
-            "encoder_sha256": _sha256(part / "encoder.onnx"),
+            "encoder_sha256": sha256_file(part / "encoder.onnx"),
         }
         write_json_atomic(part / "manifest.json", manifest)
         replace_folder(part, dest)
