@@ -345,6 +345,11 @@ def _read_and_store(
             at += n
 
     with ExitStack() as stack:
+        # The encoder's threads take the cores while this thread tags and stores: BLAS
+        # threads of its own on top would only make them wait for each other.
+        from threadpoolctl import threadpool_limits
+
+        stack.enter_context(threadpool_limits(limits=1, user_api="blas"))
         embedder = stack.enter_context(ThreadPoolExecutor(1, thread_name_prefix="embed"))
 
         def embed(reads: list[_Read]) -> Future[np.ndarray]:

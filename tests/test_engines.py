@@ -228,6 +228,9 @@ def test_writes_are_seen_at_once(setup: tuple[SearchEngine, FakeLibrary]) -> Non
     assert not {1, 2, 3} & set(engine.dense_top(lib.passages[4].vector, 300).ids.tolist())
     neighbours = engine.neighbours(np.vstack([p.vector for p in new[:2]]), 3)
     assert [n.ids[0] for n in neighbours] == [1000, 1001]
+    # one vector alone (a one-passage document's near-duplicate check) is a list of one
+    (alone,) = engine.neighbours(new[2].vector[None, :], 3)
+    assert alone.ids[0] == 1002 and len(alone.ids) == 3
     # an upsert of a known id replaces it
     moved = IndexedPassage(1000, 42, "helicopter", new[1].vector, frozenset())
     lib.commit(add=[moved])

@@ -367,7 +367,8 @@ def test_document_tags_corrected_with_conflict_check_audit_and_way_back(data: Pa
         # The audit trail names the document; a document's tags do not count as passage
         # corrections for retraining.
         (event,) = list_events(dd.store, document_id=doc.id)
-        assert (event.before, event.after) == (tuple(derived["a4p"]), ("partnerships", "wps"))
+        assert event.before == tuple(sorted(derived["a4p"]))
+        assert event.after == ("partnerships", "wps")
         assert event.doc_id == doc.id and event.title == doc.title and event.passage_id is None
         assert pending_corrections(dd) == pending
         # Back to the passages' verdict, recorded too.

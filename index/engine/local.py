@@ -430,7 +430,8 @@ class LocalEngine(SearchEngine):
         if self.approximate:
             return self._dense_large(list(queries), k, None)
         live = np.flatnonzero(rows.alive)
-        scores = rows.products(queries)[live]
+        # One query comes back as one score per row: keep the (rows, queries) shape.
+        scores = rows.products(queries).reshape(len(rows.alive), len(queries))[live]
         out = []
         for column in scores.T:
             top = best(rows.ids[live], column, k)
