@@ -111,7 +111,14 @@ def macro_f1(Y: np.ndarray, P: np.ndarray) -> float:
 
 
 class Loop:
-    def __init__(self, lib: Library, cold: list[LabelledText], E_cold: np.ndarray) -> None:
+    def __init__(
+        self,
+        lib: Library,
+        cold: list[LabelledText],
+        E_cold: np.ndarray,
+        params: dict[str, object] | None = None,
+    ) -> None:
+        self.params = params or {}  # PassageTagger settings to try (e.g. knn_half)
         self.lib = lib
         self.cold = cold
         self.E_cold = E_cold
@@ -121,7 +128,7 @@ class Loop:
     def fit(self, reviewed: list[int]) -> PassageTagger:
         train = self.cold + [self.lib.item(i) for i in reviewed]
         E = np.vstack([self.E_cold, self.E[reviewed]]) if reviewed else self.E_cold
-        return PassageTagger(labels=self.lib.labels).fit(
+        return PassageTagger(labels=self.lib.labels, **self.params).fit(
             [TagInput(x.text, E[k]) for k, x in enumerate(train)],
             np.array(label_matrix(train, self.lib.labels)),
             groups=[x.group or "review" for x in train],
@@ -205,9 +212,11 @@ def cold_start(lib: Library) -> dict[str, object]:
     return result
 
 
-def evaluate(lib: Library, cadence: int, seed: int) -> dict[str, object]:
+def evaluate(
+    lib: Library, cadence: int, seed: int, params: dict[str, object] | None = None
+) -> dict[str, object]:
     cold = cold_start_set()
-    loop = Loop(lib, cold, embed([x.text for x in cold]))
+    loop = Loop(lib, cold, embed([x.text for x in cold]), params)
     checkpoints = [c for c in CHECKPOINTS if len(lib.texts) - c >= MIN_LEFT]
     started = time.perf_counter()
     queue = loop.run("queue", cadence, checkpoints, seed)
@@ -245,6 +254,12 @@ def main() -> None:
     ap.add_argument("--cadence", type=int, default=20, help="retrain after this many reviews")
     ap.add_argument("--seed", type=int, default=15)
     ap.add_argument("--cold-only", action="store_true", help="the cold-start model per label only")
+    ap.add_argument(
+        "--knn-half",
+        type=float,
+        default=0.0,
+        help="try the reviewed-neighbour vote, weighted n/(n + this) after n reviews",
+    )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if not (REALDOCS / "paragraphs.jsonl").exists():
@@ -257,7 +272,8 @@ def main() -> None:
     if args.cold_only:
         print(json.dumps([cold_start(lib) for lib in libs]))
         return
-    results = [evaluate(lib, args.cadence, args.seed) for lib in libs]
+    params = {"knn_half": args.knn_half} if args.knn_half else {}
+    results = [evaluate(lib, args.cadence, args.seed, params) for lib in libs]
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "review_loop.json").write_text(json.dumps(results, indent=2))
