@@ -43,14 +43,14 @@ def cmd_ingest(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     bar = tqdm(total=len(files), unit="file", file=sys.stderr, disable=None, dynamic_ncols=True)
-    read = {"pages": 0, "since": 0.0}
+    pages_read = [0]
 
     def progress(outcome: FileOutcome) -> None:
         # Files give the ETA; pages/s is the rate a reader compares runs by.
         if outcome.status == "ok":
-            read["pages"] += outcome.pages
+            pages_read[0] += outcome.pages
         elapsed = bar.format_dict["elapsed"] or 1e-9
-        rate = f"{read['pages'] / elapsed:.1f} pages/s" if read["pages"] else ""
+        rate = f"{pages_read[0] / elapsed:.1f} pages/s" if pages_read[0] else ""
         bar.set_postfix_str(f"{rate} {Path(outcome.path).name[:32]}".strip(), refresh=False)
         bar.update(1)
 

@@ -23,7 +23,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from index.embeddings import TorchEncoder, _Onnx, onnx_status  # noqa: E402
+from index.embeddings import TorchEncoder, onnx_name, onnx_status  # noqa: E402
+from index.onnx_encoder import OnnxEncoder  # noqa: E402
 from settings import Settings  # noqa: E402
 
 PARAGRAPHS = ROOT.parent / "shared" / "realdocs" / "paragraphs.jsonl"
@@ -68,7 +69,7 @@ def main() -> None:
         sys.exit(f"{why}: run python cli.py encoder build")
 
     torch_enc = TorchEncoder(args.threads)
-    onnx_enc = _Onnx(folder, manifest, args.threads)
+    onnx_enc = OnnxEncoder(folder, args.threads, name=onnx_name(manifest))
     torch_rate, ref = rate(torch_enc, texts, args.runs)
     onnx_rate, ours = rate(onnx_enc, texts, args.runs)
     cos = (ref * ours).sum(axis=1)

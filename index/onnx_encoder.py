@@ -20,11 +20,12 @@ MAX_TOKENS = 256
 class OnnxEncoder:
     """`OnnxEncoder(folder, threads).encode(texts)`: normalised float32 rows."""
 
-    def __init__(self, folder: Path, threads: int = 2) -> None:
+    def __init__(self, folder: Path, threads: int = 2, name: str = "onnx") -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
         self.folder = folder
+        self.name = name
         self.tokenizer: Any = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()
