@@ -19,7 +19,7 @@ paragraphs, all 12 labels; checkpoints past 300 reviews leave too little unrevie
 Labels with fewer than five positives among the passages scored are left out of the macro
 average and reported as not measurable.
 
-    python benchmarks/review_loop.py [--library pact4|dev12|both] [--cadence 20] [--json]
+    python benchmarks/review_loop.py [--library pact4|dev12|both] [--cadence 20] [--set NAME=VALUE]
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -116,7 +117,7 @@ class Loop:
         lib: Library,
         cold: list[LabelledText],
         E_cold: np.ndarray,
-        params: dict[str, object] | None = None,
+        params: dict[str, Any] | None = None,
     ) -> None:
         self.params = params or {}  # PassageTagger settings to try (e.g. knn_half)
         self.lib = lib
@@ -213,7 +214,7 @@ def cold_start(lib: Library) -> dict[str, object]:
 
 
 def evaluate(
-    lib: Library, cadence: int, seed: int, params: dict[str, object] | None = None
+    lib: Library, cadence: int, seed: int, params: dict[str, Any] | None = None
 ) -> dict[str, object]:
     cold = cold_start_set()
     loop = Loop(lib, cold, embed([x.text for x in cold]), params)
@@ -248,6 +249,16 @@ def evaluate(
     }
 
 
+def _setting(text: str) -> tuple[str, Any]:
+    name, sep, value = text.partition("=")
+    if not sep or name not in PassageTagger().get_params():
+        sys.exit(f"--set wants NAME=VALUE with a PassageTagger setting, not {text!r}")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--library", choices=("pact4", "dev12", "both"), default="both")
@@ -255,10 +266,12 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=15)
     ap.add_argument("--cold-only", action="store_true", help="the cold-start model per label only")
     ap.add_argument(
-        "--knn-half",
-        type=float,
-        default=0.0,
-        help="try the reviewed-neighbour vote, weighted n/(n + this) after n reviews",
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a PassageTagger setting to try instead of its default (repeatable), e.g. "
+        "knn_half=50 or library_threshold_half=25",
     )
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -272,7 +285,7 @@ def main() -> None:
     if args.cold_only:
         print(json.dumps([cold_start(lib) for lib in libs]))
         return
-    params = {"knn_half": args.knn_half} if args.knn_half else {}
+    params = dict(_setting(x) for x in args.set)
     results = [evaluate(lib, args.cadence, args.seed, params) for lib in libs]
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)

@@ -92,7 +92,7 @@ def test_labelled_lines_distinguish_unreviewed_from_none() -> None:
 def test_cold_start_set_uses_only_owned_data() -> None:
     items = cold_start_set()
     sources = {x.source.split(":")[0] for x in items}
-    seeds = {"a4p_core.jsonl", "a4p_ops.jsonl", "guide_2026.jsonl"}
+    seeds = {"a4p_core.jsonl", "a4p_ops.jsonl", "guide_2026.jsonl", "guide_2026_weak_labels.jsonl"}
     assert sources <= {"definition", "corpus"} | seeds
     for label in slugs():
         assert sum(label in (x.a4p or ()) + (x.pillars or ()) for x in items) >= 10, label
@@ -279,6 +279,42 @@ def test_cues_count_civilians_not_civilian_components() -> None:
         ["Civilian police and civilian staff were deployed.", "Civilians fled the attack."]
     )
     assert F[0, j] == 0 and F[1, j] > 0
+
+
+def test_thresholds_follow_the_librarys_reviews_as_they_accumulate() -> None:
+    from nlp.tagger import _best_threshold
+
+    # Out-of-fold scores: the cold-start rows separate at 0.6, the library's reviewed rows
+    # (fewer, scored lower by a model that learned from seeds) at 0.4.
+    cold_p = np.r_[np.full(60, 0.7), np.full(60, 0.5)]
+    lib_p = np.r_[np.full(20, 0.45), np.full(20, 0.3)]
+    p = np.r_[cold_p, lib_p]
+    y = np.r_[np.ones(60), np.zeros(60), np.ones(20), np.zeros(20)].astype(int)
+    r = np.r_[np.zeros(120, bool), np.ones(40, bool)]
+
+    def threshold(half: float | None) -> float:
+        tagger = PassageTagger(labels=("politics",), library_threshold_half=half)
+        return _best_threshold(p, y, 0.2, tagger._threshold_weights(y, r, 0.5))
+
+    assert threshold(None) > 0.5  # every row counts alike: the seeds' threshold
+    assert 0.3 < threshold(10.0) <= 0.45  # 40 reviews against a half of 10: the library's
+    w = PassageTagger(library_threshold_half=10.0)._threshold_weights(y, r, 0.5)
+    assert w[r].sum() / w.sum() == pytest.approx(40 / 50)
+    no_reviews = PassageTagger(library_threshold_half=10.0)._threshold_weights(y, ~r & r, 0.5)
+    assert no_reviews[y == 1].sum() / no_reviews.sum() == pytest.approx(0.5)
+
+
+def test_regex_cues_count_head_counts_of_mission_personnel() -> None:
+    from nlp.tagger import _cue_patterns, cue_features
+
+    j = [label for label, _ in _cue_patterns()].index("performance")
+    F = cue_features(
+        [
+            "Some 1,697 police monitors from 34 countries served in the stations.",
+            "Police monitors from many countries served in the stations.",
+        ]
+    )
+    assert F[0, j] > F[1, j]
 
 
 def test_nearest_reviewed_neighbours_vote_with_a_weight_that_grows_with_reviews() -> None:
