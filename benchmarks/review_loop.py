@@ -2,11 +2,12 @@
 
 A library holds labelled realdocs paragraphs; it starts with the shipped cold-start tagger
 (trained on what the project owns). A reviewer answers the review queue in the app's order
-(most uncertain first: the smallest distance between a label's probability and its threshold;
-`index/reviews.py`), giving the gold labels as answers; the model retrains at the app's
-cadence (`Settings.auto_retrain_after` corrections) on the cold-start set plus the reviews, as
-`index/tagging.py` does, and the queue is re-ranked by the new model. After 25, 50, 100, 200
-and 400 reviews, macro-F1 is measured on the library's passages nobody reviewed, for:
+(most uncertain first: `nlp/uncertainty.py`, as `index/reviews.py` orders it; `--queue
+absolute` gives the order before issue 15, the raw distance to a threshold), giving the gold
+labels as answers; the model retrains at the app's cadence (`Settings.auto_retrain_after`
+corrections) on the cold-start set plus the reviews, as `index/tagging.py` does, and the queue
+is re-ranked by the new model. After 25, 50, 100, 200 and 400 reviews, macro-F1 is measured
+on the library's passages nobody reviewed, for:
 
 - ours, queue order (what the app does);
 - ours, random order (the same reviewer, no queue);
@@ -44,6 +45,7 @@ from benchmarks.tagging import FOUR, embed, tfidf_lr_model  # noqa: E402
 from nlp.labels import AXES, all_labels, slugs  # noqa: E402
 from nlp.tagger import PassageTagger, TagInput  # noqa: E402
 from nlp.training_data import LabelledText, cold_start_set, label_matrix  # noqa: E402
+from nlp.uncertainty import uncertainty  # noqa: E402
 
 REALDOCS = ROOT.parent / "shared" / "realdocs"
 DEV12 = ROOT / "benchmarks" / "data" / "dev12"
@@ -118,8 +120,10 @@ class Loop:
         cold: list[LabelledText],
         E_cold: np.ndarray,
         params: dict[str, Any] | None = None,
+        absolute_queue: bool = False,
     ) -> None:
         self.params = params or {}  # PassageTagger settings to try (e.g. knn_half)
+        self.absolute_queue = absolute_queue
         self.lib = lib
         self.cold = cold
         self.E_cold = E_cold
@@ -150,7 +154,10 @@ class Loop:
         for step in range(1, max(checkpoints) + 1):
             if order == "queue":
                 thresholds = np.array([model.thresholds_.get(lab, 0.5) for lab in self.lib.labels])
-                margin = np.abs(P - thresholds).min(axis=1)
+                if self.absolute_queue:
+                    margin = np.abs(P - thresholds).min(axis=1)
+                else:
+                    margin = uncertainty(P, thresholds)
                 margin[seen] = np.inf
                 pick = int(np.argmin(margin))
             else:
@@ -214,10 +221,14 @@ def cold_start(lib: Library) -> dict[str, object]:
 
 
 def evaluate(
-    lib: Library, cadence: int, seed: int, params: dict[str, Any] | None = None
+    lib: Library,
+    cadence: int,
+    seed: int,
+    params: dict[str, Any] | None = None,
+    absolute_queue: bool = False,
 ) -> dict[str, object]:
     cold = cold_start_set()
-    loop = Loop(lib, cold, embed([x.text for x in cold]), params)
+    loop = Loop(lib, cold, embed([x.text for x in cold]), params, absolute_queue)
     checkpoints = [c for c in CHECKPOINTS if len(lib.texts) - c >= MIN_LEFT]
     started = time.perf_counter()
     queue = loop.run("queue", cadence, checkpoints, seed)
@@ -273,7 +284,12 @@ def main() -> None:
         help="a PassageTagger setting to try instead of its default (repeatable), e.g. "
         "knn_half=50 or library_threshold_half=25",
     )
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "--queue",
+        choices=("relative", "absolute"),
+        default="relative",
+        help="the queue's order: the app's (relative distance to a threshold) or the raw distance",
+    )
     args = ap.parse_args()
     if not (REALDOCS / "paragraphs.jsonl").exists():
         sys.exit("../shared/realdocs is not present")
@@ -286,7 +302,8 @@ def main() -> None:
         print(json.dumps([cold_start(lib) for lib in libs]))
         return
     params = dict(_setting(x) for x in args.set)
-    results = [evaluate(lib, args.cadence, args.seed, params) for lib in libs]
+    absolute = args.queue == "absolute"
+    results = [evaluate(lib, args.cadence, args.seed, params, absolute) for lib in libs]
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "review_loop.json").write_text(json.dumps(results, indent=2))

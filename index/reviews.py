@@ -61,7 +61,7 @@ class QueueItem:
     paragraph: int | None
     heading: str | None
     text: str
-    uncertainty: float | None  # smallest |probability - threshold| over labels; None: unscored
+    uncertainty: float | None  # nlp/uncertainty.py: 0 on a threshold, 1 certain; None: unscored
     scores: dict[str, float]  # the model's probability per trained label
     predicted: dict[str, list[str]]  # the model's own labels per axis, before any review
     current: dict[str, list[str]]  # the labels shown now per axis (reviewed, else predicted)
@@ -342,7 +342,8 @@ def review_queue(
     access: Access = PUBLIC,
 ) -> QueuePage:
     """Passages to review, most uncertain first (the smallest distance between a label's
-    probability and its threshold). `label` keeps passages the model tagged with it, `doc_id`
+    probability and its threshold, relative to the room on that side: `nlp/uncertainty.py`).
+    `label` keeps passages the model tagged with it, `doc_id`
     one document's. Passages whose text is already reviewed are left out (on both axes; with
     `label`, on that label's axis) unless `include_reviewed`. A text held by several passages
     appears once. Evidence sentences are computed for the page returned only. Passages the

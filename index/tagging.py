@@ -7,12 +7,15 @@
 
 The model learns from the cold-start set this project owns (label definitions, seed passages,
 the labelled demo corpus) plus every reviewed label in the store, and from nothing else. It is
-rebuilt when missing, incompatible, or when the reviewed labels changed (by hash). Reviewed
-labels override predictions at once: a reviewed text always shows its reviewed labels.
+rebuilt when missing, incompatible (another format, label set, scikit-learn or encoder, or
+other shipped seeds or keyword cues, so that an upgrade's seeds and cues reach every library),
+or when the reviewed labels changed (by hash). Reviewed labels override predictions at once: a
+reviewed text always shows its reviewed labels.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -21,6 +24,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from importlib import metadata
 from typing import Any
 
@@ -30,7 +34,7 @@ from atomic import replace_folder, write_json_atomic
 from index.datadir import DataDir
 from index.embeddings import encoder_name
 from nlp.labels import all_labels, slugs
-from nlp.tagger import PassageTagger, TagInput
+from nlp.tagger import CUES_PATH, PassageTagger, TagInput
 from nlp.training_data import LabelledText, cold_start_set, fingerprint, label_matrix, text_key
 
 TAGGER_FORMAT = 3
@@ -79,6 +83,15 @@ def _sklearn_version() -> str:
     return metadata.version("scikit-learn")
 
 
+@lru_cache(maxsize=1)
+def shipped_digest() -> str:
+    """A hash of what the project ships for the tagger to learn from: the cold-start set and
+    the keyword cues."""
+    h = hashlib.sha256(fingerprint(cold_start_set()).encode())
+    h.update(CUES_PATH.read_bytes())
+    return h.hexdigest()[:16]
+
+
 _lock = threading.Lock()
 _cache: dict[str, tuple[str, PassageTagger]] = {}
 # Training-text embeddings already computed in this process (the cold-start set is the same
@@ -108,6 +121,7 @@ class Tagging:
             and m.get("libraries", {}).get("scikit-learn") == _sklearn_version()
             # Its embedding features must come from the encoder that embeds the passages.
             and m.get("encoder") == encoder_name(self.threads)
+            and m.get("shipped") == shipped_digest()
             and (self.folder / "model.joblib").exists()
         )
 
@@ -192,6 +206,8 @@ class Tagging:
         compatible = self._compatible(current)
         if not current:
             reason = "no model yet"
+        elif current.get("shipped") != shipped_digest():
+            reason = "this version ships other seed passages or keyword cues"
         elif not compatible:
             reason = "the saved model was incompatible with this version"
         elif current.get("training_hash") != digest:
@@ -234,6 +250,7 @@ class Tagging:
                 "params": model.get_params(),
                 "libraries": {"scikit-learn": _sklearn_version(), "numpy": np.__version__},
                 "encoder": encoder_name(self.threads),
+                "shipped": shipped_digest(),
                 "trained_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             },
         )

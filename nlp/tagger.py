@@ -108,7 +108,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         prior_strength: float | None = 50.0,
         knn_k: int = 10,
         knn_half: float | None = None,
-        library_threshold_half: float | None = None,
+        library_threshold_half: float | None = 25.0,
         min_threshold: float = 0.35,
         cv_folds: int = 5,
         random_state: int = 0,

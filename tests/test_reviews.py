@@ -61,11 +61,15 @@ def test_queue_is_most_uncertain_first_filtered_and_paginated(data: Path) -> Non
         )
         margins = [i.uncertainty for i in first.items]
         assert None not in margins and margins == sorted(margins)  # type: ignore[type-var]
-        # The uncertainty is the smallest distance between a probability and its threshold.
+        # The uncertainty is the smallest distance between a probability and its threshold,
+        # as a share of the room on that side of the threshold.
         thresholds = Tagging(dd).manifest()["thresholds"]
         top = first.items[0]
-        closest = min(abs(top.scores[label] - t) for label, t in thresholds.items())
-        assert closest == pytest.approx(top.uncertainty, abs=2e-3)
+        closest = min(
+            abs(top.scores[label] - t) / (t if top.scores[label] < t else 1 - t)
+            for label, t in thresholds.items()
+        )
+        assert closest == pytest.approx(top.uncertainty, abs=5e-3)
 
         second = review_queue(dd, offset=10, limit=10, evidence=False)
         assert not {i.passage_id for i in first.items} & {i.passage_id for i in second.items}

@@ -193,6 +193,23 @@ def test_incompatible_model_is_rebuilt_not_loaded(demo_dir: Path, tmp_path: Path
     assert json.loads(manifest.read_text())["format_version"] != 999
 
 
+def test_a_model_built_on_other_shipped_seeds_or_cues_is_rebuilt(
+    demo_dir: Path, tmp_path: Path
+) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(demo_dir, data)
+    manifest = data / TAGGER_DIR / "manifest.json"
+    m = json.loads(manifest.read_text())
+    m["shipped"] = "an older release"
+    manifest.write_text(json.dumps(m))
+    with DataDir(data, write=True) as dd:
+        report = Tagging(dd).train(retag=False)
+    assert report.retrained and "seed passages or keyword cues" in report.reason
+    assert json.loads(manifest.read_text())["shipped"] != "an older release"
+
+
 def test_eval_tags_reports_per_label_and_macro(
     demo_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -302,6 +319,16 @@ def test_thresholds_follow_the_librarys_reviews_as_they_accumulate() -> None:
     assert w[r].sum() / w.sum() == pytest.approx(40 / 50)
     no_reviews = PassageTagger(library_threshold_half=10.0)._threshold_weights(y, ~r & r, 0.5)
     assert no_reviews[y == 1].sum() / no_reviews.sum() == pytest.approx(0.5)
+
+
+def test_uncertainty_is_relative_to_the_room_on_each_side_of_the_threshold() -> None:
+    from nlp.uncertainty import uncertainty
+
+    # 0.20 below a threshold of 0.35 is most of the way to 0; 0.20 above it is not near 1.
+    below, above = uncertainty([[0.15], [0.55]], [0.35])
+    assert below > above
+    assert uncertainty([0.35, 0.9], [0.35, 0.5]) == 0.0  # a passage is its most unsure label
+    assert uncertainty([1.0, 0.0], [0.35, 0.5]) == 1.0
 
 
 def test_regex_cues_count_head_counts_of_mission_personnel() -> None:

@@ -78,7 +78,7 @@ class QueueRow:
     file_name: str
     symbol: str | None
     doc_date: str | None
-    margin: float | None  # smallest |probability - threshold|; None: unscored
+    margin: float | None  # the passage's uncertainty (nlp/uncertainty.py); None: unscored
 
 
 # -- inside a transaction ---------------------------------------------------------------------

@@ -16,6 +16,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 from index.library.database import Database, bump_tags_generation, chunks, in_scope, marks
 from index.library.records import LabelScore, Tags, utc_now
 from nlp.labels import slugs
+from nlp.uncertainty import uncertainty
 
 # A document carries a label when at least this share of its passages do (measured: the
 # demo-corpus cross-validation in benchmarks/tagging.py; since passage thresholds assume a
@@ -43,9 +44,12 @@ def write_scores(c: sqlite3.Connection, pid: int, scores: Sequence[LabelScore]) 
         " VALUES (?,?,?,?,?)",
         [(pid, label, score, margin, int(pred)) for label, score, margin, pred in scores],
     )
+    # A LabelScore holds the probability and its margin over the threshold.
+    probabilities = [s[1] for s in scores]
+    thresholds = [s[1] - s[2] for s in scores]
     c.execute(
         "INSERT INTO passage_uncertainty(passage_id, margin) VALUES (?, ?)",
-        (pid, min(abs(s[2]) for s in scores)),
+        (pid, round(float(uncertainty(probabilities, thresholds)), 4)),
     )
 
 
