@@ -18,7 +18,10 @@ Label shift: how often a label occurs in the seed passages says nothing about a 
 the threshold maximises F1 at an assumed label frequency: the reviewed passages' frequency,
 shrunk towards one half by `prior_strength` pseudo-examples (one half when nothing is reviewed;
 `prior_strength=None` keeps the training set's own frequency).
-Reviewed passages also weigh `review_weight` times a cold-start example in every fit.
+Reviewed passages also weigh `review_weight` times a cold-start example in every fit, and once
+a label has n reviewed passages, every cold-start example weighs h / (h + n) with
+`seed_weight_half` h: a library whose reviewers draw a line elsewhere than the seeds (the label
+guide allows it) pulls the model to its own reading as its reviews accumulate.
 With `library_threshold_half` h, the threshold is chosen mostly on the library's own reviewed
 passages: after n reviews they carry the share n / (n + h) of the weight in the F1 the
 threshold maximises, the seeds the rest. The seeds' out-of-fold scores separate their labels far
@@ -109,6 +112,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         knn_k: int = 10,
         knn_half: float | None = None,
         library_threshold_half: float | None = 25.0,
+        seed_weight_half: float | None = 100.0,
         min_threshold: float = 0.35,
         cv_folds: int = 5,
         random_state: int = 0,
@@ -127,6 +131,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         self.knn_k = knn_k
         self.knn_half = knn_half
         self.library_threshold_half = library_threshold_half
+        self.seed_weight_half = seed_weight_half
         self.min_threshold = min_threshold
         self.cv_folds = cv_folds
         self.random_state = random_state
@@ -245,10 +250,13 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
             parts = _take((T, C, E, S), rows)
             r = rev[rows]
             n_rev = int(r.sum())
+            w = weights[rows]
+            if self.seed_weight_half is not None and n_rev:
+                w = np.where(r, w, w * self.seed_weight_half / (self.seed_weight_half + n_rev))
             w_knn = n_rev / (n_rev + self.knn_half) if use_knn and self.knn_half else 0.0
             if w_knn:
                 self.knn_weights_[label] = w_knn
-            oof = self._out_of_fold(parts, y, weights[rows], g, r if w_knn else None, w_knn)
+            oof = self._out_of_fold(parts, y, w, g, r if w_knn else None, w_knn)
             if self.prior_strength is None:  # trust the training set's label frequency
                 rate = float(y.mean())
             else:
@@ -257,7 +265,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
             self.thresholds_[label] = _best_threshold(
                 oof, y, self.min_threshold, self._threshold_weights(y, r, rate)
             )
-            models = self._fit_models(parts, y, weights[rows])
+            models = self._fit_models(parts, y, w)
             self.text_models_[label], self.cue_models_[label] = models[0], models[1]
             if models[2] is not None:
                 self.embedding_models_[label] = models[2]
@@ -267,6 +275,9 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         return self
 
     def _threshold_weights(self, y: np.ndarray, r: np.ndarray, rate: float) -> np.ndarray:
+        """Example weights for the threshold's F1: each part (reviewed `r`, cold start) shifted
+        to the assumed label frequency, the reviewed part carrying n / (n + half) of the whole
+        after n reviews (without `library_threshold_half`, every example alike)."""
         tw = _shift_weights(y, rate)
         half = self.library_threshold_half
         n = int(r.sum())

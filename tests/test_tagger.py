@@ -321,6 +321,24 @@ def test_thresholds_follow_the_librarys_reviews_as_they_accumulate() -> None:
     assert no_reviews[y == 1].sum() / no_reviews.sum() == pytest.approx(0.5)
 
 
+def test_a_library_that_reads_a_label_otherwise_pulls_the_model_with_its_reviews() -> None:
+    # The seeds call "detention" paragraphs politics; this library's reviewers do not.
+    seeds = [f"Detention of suspects in district {i} continued." for i in range(40)]
+    seeds += [f"Talks on the peace agreement resumed in round {i}." for i in range(40)]
+    reviews = [f"Pretrial detention cases in court {i} were heard." for i in range(30)]
+    reviews += [f"The peace agreement talks in session {i} advanced." for i in range(30)]
+    X = [TagInput(t) for t in seeds + reviews]
+    Y = np.array([[1]] * 40 + [[1]] * 40 + [[0]] * 30 + [[1]] * 30)
+    reviewed = [False] * 80 + [True] * 60
+    probe = [TagInput("Detention of suspects continued.")]
+
+    def score(half: float | None) -> float:
+        tagger = PassageTagger(labels=("politics",), seed_weight_half=half, sentence_weight=0)
+        return float(tagger.fit(X, Y, reviewed=reviewed).predict_proba(probe)[0, 0])
+
+    assert score(10.0) < score(None) - 0.05
+
+
 def test_uncertainty_is_relative_to_the_room_on_each_side_of_the_threshold() -> None:
     from nlp.uncertainty import uncertainty
 
