@@ -231,24 +231,6 @@ def distractors(
         yield file, records
 
 
-def real_file(doc: DocumentRow) -> StoredFile:
-    return StoredFile(
-        source_path=doc.source_path,
-        file_name=doc.file_name,
-        sha256=doc.sha256,
-        size_bytes=doc.size_bytes,
-        title=doc.title,
-        symbol=doc.symbol,
-        doc_date=doc.doc_date,
-        page_count=doc.page_count,
-        missions=doc.missions,
-        extractor=doc.extractor or "realdocs",
-        two_column_pages=0,
-        doc_type=doc.doc_type,
-        extraction_version=doc.extraction_version,
-    )
-
-
 def build(n: int, target: Path, realdocs: Path, pool_folder: Path) -> dict[str, float]:
     """Write the library of `n` passages into `target` (a new folder); returns timings."""
     corpus = read_corpus(realdocs)
@@ -261,7 +243,11 @@ def build(n: int, target: Path, realdocs: Path, pool_folder: Path) -> dict[str, 
         writer = LibraryWriter(dst)
         for doc in corpus.docs:
             records = src.store.passage_records(doc.id)
-            writer.store_document(real_file(doc), records, near_duplicates=False)
+            writer.store_document(
+                StoredFile.copy_of(doc, extractor=doc.extractor or "realdocs"),
+                records,
+                near_duplicates=False,
+            )
         written = real
         for file, records in distractors(corpus, pooled, n - real):
             writer.store_document(file, records, near_duplicates=False)

@@ -149,20 +149,12 @@ def synthetic(source: Path, target: Path, copies: int) -> Path:
         for copy in range(copies):
             for doc in docs:
                 writer.store_document(
-                    StoredFile(
+                    StoredFile.copy_of(
+                        doc,
                         source_path=f"{doc.source_path}#copy{copy}",
-                        file_name=doc.file_name,
                         sha256=f"{doc.sha256}-{copy}",
                         size_bytes=0,
-                        title=doc.title,
-                        symbol=doc.symbol,
-                        doc_date=doc.doc_date,
-                        page_count=doc.page_count,
-                        missions=doc.missions,
                         extractor="synthetic",
-                        two_column_pages=0,
-                        doc_type=doc.doc_type,
-                        extraction_version=doc.extraction_version,
                     ),
                     src.store.passage_records(doc.id),
                     near_duplicates=False,  # the copies are the point: nothing to fold

@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -33,6 +34,7 @@ from index.datadir import DataDir
 from index.dedup import link_near_duplicates, scan_all
 from index.engine import IndexedPassage
 from index.library import PassageRecord, Replaced
+from index.library.records import DocumentRow
 
 CHECKPOINT_EVERY_S = 60.0  # a long ingest saves the engine this often
 
@@ -56,6 +58,29 @@ class StoredFile:
     extraction_version: int
     classification: str = "unclassified"
     groups: tuple[str, ...] | None = None  # None: a document read again keeps its groups
+
+    @classmethod
+    def copy_of(cls, doc: DocumentRow, **changes: Any) -> StoredFile:
+        """A stored document's record, with `changes`, to store again elsewhere (libraries
+        built from another one's documents, as the benchmarks do)."""
+        file = cls(
+            source_path=doc.source_path,
+            file_name=doc.file_name,
+            sha256=doc.sha256,
+            size_bytes=doc.size_bytes,
+            title=doc.title,
+            symbol=doc.symbol,
+            doc_date=doc.doc_date,
+            page_count=doc.page_count,
+            missions=doc.missions,
+            extractor=doc.extractor,
+            two_column_pages=0,
+            doc_type=doc.doc_type,
+            extraction_version=doc.extraction_version,
+            classification=doc.classification,
+            groups=doc.groups,
+        )
+        return replace(file, **changes)
 
 
 @dataclass(frozen=True)
