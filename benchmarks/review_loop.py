@@ -122,7 +122,7 @@ class Loop:
         params: dict[str, Any] | None = None,
         absolute_queue: bool = False,
     ) -> None:
-        self.params = params or {}  # PassageTagger settings to try (e.g. knn_half)
+        self.params = params or {}  # PassageTagger settings to try (e.g. library_blend_half)
         self.absolute_queue = absolute_queue
         self.lib = lib
         self.cold = cold
@@ -282,7 +282,7 @@ def main() -> None:
         default=[],
         metavar="NAME=VALUE",
         help="a PassageTagger setting to try instead of its default (repeatable), e.g. "
-        "knn_half=50 or library_threshold_half=25",
+        "library_blend_half=50 or library_threshold_half=25",
     )
     ap.add_argument(
         "--queue",

@@ -37,7 +37,8 @@ from nlp.labels import all_labels, slugs
 from nlp.tagger import CUES_PATH, PassageTagger, TagInput
 from nlp.training_data import LabelledText, cold_start_set, fingerprint, label_matrix, text_key
 
-TAGGER_FORMAT = 3
+# 4: a label may carry a learnt mix of its components (`stackers_`); older models lack it.
+TAGGER_FORMAT = 4
 TAGGER_DIR = "tagger"
 
 

@@ -8,8 +8,12 @@ them is the label's score:
 - embeddings, when given (`embedding_weight`);
 and the text model's score of the passage's best sentence (`sentence_weight`), so that one
 sentence about a label is not drowned by the rest of a long paragraph.
-Optionally (`knn_half`, off by default: across missions it lowered F1), the labels of the
-nearest reviewed passages vote, with weight n / (n + knn_half) for n reviewed passages.
+The fixed weights suit a library with nothing reviewed. Once a label has reviewed passages
+(`library_blend_half` h, at least `MIN_STACK` of each class), a logistic regression over the
+components' logits, fitted on the reviewed passages' out-of-fold scores, learns the library's own
+mix (on PACT-coded reports: women, peace and security leans on the best sentence, peacebuilding on
+the whole text and the embedding, and the cue model adds nothing the text model has not); after n
+reviews its score carries n / (n + h) of the weight, the fixed blend the rest.
 Per-label thresholds are chosen on out-of-fold predictions (maximising F1) and never set below
 `min_threshold`, so that an uncertain label is left off rather than guessed.
 
@@ -50,6 +54,12 @@ from errors import TaggerError
 from nlp.sentences import split_sentences
 
 MIN_POSITIVES = 3
+# Reviewed passages of each class a label needs before the library's own mix is learnt. The
+# review queue hands reviewers borderline passages, a biased sample: learnt from 10 of each
+# class, the mix cost the 12-label review loop 0.03 after 200 reviews; from 25, nothing.
+MIN_STACK = 25
+# The blended components, in the column order of `PassageTagger._components`.
+COMPONENTS = ("text", "cue", "embedding", "sentence")
 
 
 @dataclass(frozen=True)
@@ -109,10 +119,9 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         cue_weight: float = 1.0,
         review_weight: float = 1.0,
         prior_strength: float | None = 50.0,
-        knn_k: int = 10,
-        knn_half: float | None = None,
+        library_blend_half: float | None = 200.0,
         library_threshold_half: float | None = 25.0,
-        seed_weight_half: float | None = 100.0,
+        seed_weight_half: float | None = 25.0,
         min_threshold: float = 0.35,
         cv_folds: int = 5,
         random_state: int = 0,
@@ -128,8 +137,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         self.cue_weight = cue_weight
         self.review_weight = review_weight
         self.prior_strength = prior_strength
-        self.knn_k = knn_k
-        self.knn_half = knn_half
+        self.library_blend_half = library_blend_half
         self.library_threshold_half = library_threshold_half
         self.seed_weight_half = seed_weight_half
         self.min_threshold = min_threshold
@@ -231,12 +239,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         self.thresholds_: dict[str, float] = {}
         self.assumed_rates_: dict[str, float] = {}
         self.untrained_: list[str] = []
-        self.knn_weights_: dict[str, float] = {}
-        use_knn = E is not None and self.knn_half is not None and rev.any()
-        # Reviewed passages' embeddings and labels: the vote of a passage's nearest reviewed
-        # neighbours, which learns a library's own way of writing where 395 seeds cannot.
-        self.knn_vectors_ = E[rev] if use_knn and E is not None else np.zeros((0, 0), np.float32)
-        self.knn_labels_ = Y[rev].astype(np.int8) if use_knn else np.zeros((0, 0), np.int8)
+        self.stackers_: dict[str, _Stacker] = {}
         for j, label in enumerate(self.labels_):
             if progress is not None:
                 progress(j, len(self.labels_))
@@ -253,10 +256,12 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
             w = weights[rows]
             if self.seed_weight_half is not None and n_rev:
                 w = np.where(r, w, w * self.seed_weight_half / (self.seed_weight_half + n_rev))
-            w_knn = n_rev / (n_rev + self.knn_half) if use_knn and self.knn_half else 0.0
-            if w_knn:
-                self.knn_weights_[label] = w_knn
-            oof = self._out_of_fold(parts, y, w, g, r if w_knn else None, w_knn)
+            Z = self._out_of_fold(parts, y, w, g)
+            oof = self._fixed_blend(Z)
+            stacker = self._fit_stacker(Z, y, r)
+            if stacker is not None:
+                self.stackers_[label] = stacker
+                oof = (1 - stacker.share) * oof + stacker.share * stacker.oof
             if self.prior_strength is None:  # trust the training set's label frequency
                 rate = float(y.mean())
             else:
@@ -299,41 +304,66 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         emb = None if E is None else self._new_lr(self.C_embedding).fit(E, y, sample_weight=w)
         return text, cue, emb
 
-    def _blend(self, models: tuple[Any, Any, Any], parts: _Parts) -> np.ndarray:
-        """Weighted mean of the component probabilities; the text model gets the weight the
-        others leave, and a missing embedding model simply drops out of the mean. The text
-        model also scores each sentence: a passage's best sentence counts with
-        `sentence_weight`, because a long paragraph that touches a label in one sentence
-        dilutes that sentence's words in the passage's TF-IDF vector."""
+    def _components(self, models: tuple[Any, Any, Any], parts: _Parts) -> np.ndarray:
+        """Per passage, each component's probability (columns `COMPONENTS`; NaN where a
+        component is not used). The text model also scores each sentence: a passage's best
+        sentence is a component of its own, because a long paragraph that touches a label in
+        one sentence dilutes that sentence's words in the passage's TF-IDF vector."""
         T, C, E, S = parts
         text, cue, emb = models
-        w_cue = self.cue_model_weight
-        w_emb = self.embedding_weight if emb is not None and E is not None else 0.0
-        w_text = 1.0 - self.cue_model_weight - self.embedding_weight
-        w_sent = self.sentence_weight if S is not None else 0.0
-        p = w_text * text.predict_proba(T)[:, 1] + w_cue * cue.predict_proba(C)[:, 1]
-        if w_emb:
-            p = p + w_emb * emb.predict_proba(E)[:, 1]
-        if S is not None and w_sent:
+        Z = np.full((T.shape[0], len(COMPONENTS)), np.nan)
+        Z[:, 0] = text.predict_proba(T)[:, 1]
+        Z[:, 1] = cue.predict_proba(C)[:, 1]
+        if emb is not None and E is not None:
+            Z[:, 2] = emb.predict_proba(E)[:, 1]
+        if S is not None:
             best = np.zeros(S.n)
             np.maximum.at(best, S.owner, text.predict_proba(S.matrix)[:, 1])
-            p = p + w_sent * best
-        return np.asarray(p / (w_text + w_cue + w_emb + w_sent))
+            Z[:, 3] = best
+        return Z
+
+    def _fixed_blend(self, Z: np.ndarray) -> np.ndarray:
+        """Weighted mean of the component probabilities; the text model gets the weight the cue
+        and embedding models leave, and a missing component drops out of the mean."""
+        w = np.array(
+            [
+                1.0 - self.cue_model_weight - self.embedding_weight,
+                self.cue_model_weight,
+                self.embedding_weight,
+                self.sentence_weight,
+            ]
+        )
+        w = np.where(np.isnan(Z[0]) if len(Z) else np.zeros(len(w), bool), 0.0, w)
+        return np.asarray(np.nan_to_num(Z) @ w / w.sum())
+
+    def _fit_stacker(self, Z: np.ndarray, y: np.ndarray, r: np.ndarray) -> _Stacker | None:
+        """The library's own mix of the components, learnt from the reviewed passages'
+        out-of-fold component scores `Z` (None until `MIN_STACK` of each class are reviewed).
+        Its own scores on the reviewed passages are out-of-fold too, so that the threshold
+        chosen on them is not set on passages the stacker has seen."""
+        half = self.library_blend_half
+        yr = y[r]
+        n, pos = len(yr), int(yr.sum())
+        if half is None or pos < MIN_STACK or n - pos < MIN_STACK:
+            return None
+        cols = np.flatnonzero(~np.isnan(Z[0]))
+        F = _logit(Z[:, cols])
+        model = self._new_lr(1.0).fit(F[r], yr)
+        oof = model.predict_proba(F)[:, 1]
+        rows = np.flatnonzero(r)
+        folds = min(self.cv_folds, pos, n - pos)
+        split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
+        for tr, te in split.split(rows, yr):
+            part = self._new_lr(1.0).fit(F[rows[tr]], yr[tr])
+            oof[rows[te]] = part.predict_proba(F[rows[te]])[:, 1]
+        return _Stacker(model, cols, n / (n + half), oof)
 
     def _out_of_fold(
-        self,
-        parts: _Parts,
-        y: np.ndarray,
-        w: np.ndarray,
-        groups: np.ndarray | None = None,
-        reviewed: np.ndarray | None = None,
-        w_knn: float = 0.0,
+        self, parts: _Parts, y: np.ndarray, w: np.ndarray, groups: np.ndarray | None = None
     ) -> np.ndarray:
-        """Out-of-fold blended scores; with `reviewed`, each held-out part also gets the kNN
-        vote of the reviewed passages in the training part (none there: no vote)."""
-        E = parts[2]
+        """Out-of-fold component scores (`_components`) of every training passage."""
         folds = max(2, min(self.cv_folds, int(y.sum()), int(len(y) - y.sum())))
-        oof = np.zeros(len(y))
+        Z = np.zeros((len(y), len(COMPONENTS)))
         if groups is not None and len(set(groups.tolist())) >= folds:
             splitter: Any = StratifiedGroupKFold(
                 n_splits=folds, shuffle=True, random_state=self.random_state
@@ -345,13 +375,8 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
             )
         for tr, te in splitter.split(np.zeros(len(y)), y, groups):
             models = self._fit_models(_take(parts, tr), y[tr], w[tr])
-            oof[te] = self._blend(models, _take(parts, te))
-            if reviewed is not None and E is not None:
-                near = tr[reviewed[tr]]
-                if len(near):
-                    vote = knn_vote(E[near], y[near], E[te], self.knn_k)
-                    oof[te] = (1 - w_knn) * oof[te] + w_knn * vote
-        return oof
+            Z[te] = self._components(models, _take(parts, te))
+        return Z
 
     # -- prediction -----------------------------------------------------------------------
     def predict_proba(self, X: Sequence[TagInput]) -> np.ndarray:
@@ -366,12 +391,11 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
             if model is None:
                 continue
             models = (model, self.cue_models_[label], self.embedding_models_.get(label))
-            P[:, j] = self._blend(models, parts)
-            w_knn = self.knn_weights_.get(label, 0.0)
-            if w_knn and E is not None:
-                known = self.knn_labels_[:, j] >= 0
-                vote = knn_vote(self.knn_vectors_[known], self.knn_labels_[known, j], E, self.knn_k)
-                P[:, j] = (1 - w_knn) * P[:, j] + w_knn * vote
+            Z = self._components(models, parts)
+            P[:, j] = self._fixed_blend(Z)
+            stacker = self.stackers_.get(label)
+            if stacker is not None:
+                P[:, j] = (1 - stacker.share) * P[:, j] + stacker.share * stacker.score(Z)
         return P
 
     def predict(self, X: Sequence[TagInput]) -> np.ndarray:
@@ -423,17 +447,23 @@ def _take(parts: _Parts, rows: np.ndarray) -> _Parts:
     return (T[rows], C[rows], None if E is None else E[rows], None if S is None else S.take(rows))
 
 
-def knn_vote(vectors: np.ndarray, y: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
-    """Per query, the share of positives among its `k` most similar `vectors` (cosine on
-    normalised embeddings), each neighbour weighted by similarity^4 so that near-duplicates
-    dominate and far neighbours barely count."""
-    if len(y) == 0 or len(queries) == 0:
-        return np.zeros(len(queries))
-    k = min(k, len(y))
-    S = np.asarray(queries, np.float32) @ np.asarray(vectors, np.float32).T
-    idx = np.argpartition(-S, k - 1, axis=1)[:, :k]
-    w = np.maximum(np.take_along_axis(S, idx, axis=1), 0.0) ** 4 + 1e-9
-    return np.asarray((w * y[idx]).sum(axis=1) / w.sum(axis=1))
+@dataclass(frozen=True)
+class _Stacker:
+    """A label's learnt mix of components: `model` over the logits of columns `cols`, weighing
+    `share` against the fixed blend; `oof` holds its out-of-fold scores of the training set."""
+
+    model: Any
+    cols: np.ndarray
+    share: float
+    oof: np.ndarray
+
+    def score(self, Z: np.ndarray) -> np.ndarray:
+        return np.asarray(self.model.predict_proba(_logit(Z[:, self.cols]))[:, 1])
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-4, 1 - 1e-4)
+    return np.asarray(np.log(p / (1 - p)))
 
 
 def _shift_weights(y: np.ndarray, rate: float) -> np.ndarray:

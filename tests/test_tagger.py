@@ -362,9 +362,7 @@ def test_regex_cues_count_head_counts_of_mission_personnel() -> None:
     assert F[0, j] > F[1, j]
 
 
-def test_nearest_reviewed_neighbours_vote_with_a_weight_that_grows_with_reviews() -> None:
-    from nlp.tagger import knn_vote
-
+def test_the_library_learns_its_own_mix_of_components_as_reviews_accumulate() -> None:
     rng = np.random.default_rng(0)
     centres = rng.normal(size=(2, 16))
 
@@ -372,20 +370,26 @@ def test_nearest_reviewed_neighbours_vote_with_a_weight_that_grows_with_reviews(
         v = centres[c] + 0.1 * rng.normal(size=(n, 16))
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
-    # The text says nothing (identical wording); only the embeddings separate the two kinds.
-    E = np.vstack([near(0, 20), near(1, 20)])
-    X = [TagInput(f"Paragraph {i} of the report.", E[i]) for i in range(40)]
-    Y = np.array([[1]] * 20 + [[0]] * 20)
-    assert knn_vote(E, Y[:, 0], near(0, 3), k=5).min() > 0.99
-    tagger = PassageTagger(labels=("politics",), knn_half=300.0)
-    assert clone(tagger).fit(X, Y).knn_weights_ == {}  # nothing reviewed: no vote
-    few = clone(tagger).fit(X, Y, reviewed=[i % 4 == 0 for i in range(40)])
-    many = clone(tagger).fit(X, Y, reviewed=[True] * 40)
-    assert few.knn_weights_["politics"] == pytest.approx(10 / 310)
-    assert many.knn_weights_["politics"] == pytest.approx(40 / 340)
-    query = [TagInput("Paragraph 99 of the report.", near(0, 1)[0])]
-    no_vote = PassageTagger(labels=("politics",), knn_half=None).fit(X, Y, reviewed=[True] * 40)
-    assert many.predict_proba(query)[0, 0] > no_vote.predict_proba(query)[0, 0]
+    # The text says nothing (identical wording); only the embeddings separate the two kinds,
+    # which the fixed blend (a quarter of the weight on the embedding model) cannot know.
+    E = np.vstack([near(0, 30), near(1, 30)])
+    X = [TagInput(f"Paragraph {i} of the report.", E[i]) for i in range(60)]
+    Y = np.array([[1]] * 30 + [[0]] * 30)
+    tagger = PassageTagger(labels=("politics",), library_blend_half=100.0)
+    assert clone(tagger).fit(X, Y).stackers_ == {}  # nothing reviewed: the fixed blend
+    few = clone(tagger).fit(X, Y, reviewed=[i % 6 == 0 for i in range(60)])
+    assert few.stackers_ == {}  # 5 of each class reviewed: too few to learn from
+    many = clone(tagger).fit(X, Y, reviewed=[True] * 60)
+    assert many.stackers_["politics"].share == pytest.approx(60 / 160)
+    fixed = PassageTagger(labels=("politics",), library_blend_half=None)
+    fixed.fit(X, Y, reviewed=[True] * 60)
+    query = [
+        TagInput("Paragraph 99 of the report.", v) for v in np.vstack([near(0, 5), near(1, 5)])
+    ]
+    learnt, blended = many.predict_proba(query)[:, 0], fixed.predict_proba(query)[:, 0]
+    # The learnt mix separates the two kinds further than the fixed blend does.
+    assert learnt[:5].min() - learnt[5:].max() > blended[:5].min() - blended[5:].max()
+    assert many.predict(query)[:, 0].tolist() == [1] * 5 + [0] * 5
 
 
 def test_a_passage_scores_as_high_as_its_best_sentence_allows() -> None:
