@@ -258,10 +258,11 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
                 w = np.where(r, w, w * self.seed_weight_half / (self.seed_weight_half + n_rev))
             Z = self._out_of_fold(parts, y, w, g)
             oof = self._fixed_blend(Z)
-            stacker = self._fit_stacker(Z, y, r)
-            if stacker is not None:
+            stacked = self._fit_stacker(Z, y, r)
+            if stacked is not None:
+                stacker, stacker_oof = stacked
                 self.stackers_[label] = stacker
-                oof = (1 - stacker.share) * oof + stacker.share * stacker.oof
+                oof = (1 - stacker.share) * oof + stacker.share * stacker_oof
             if self.prior_strength is None:  # trust the training set's label frequency
                 rate = float(y.mean())
             else:
@@ -336,11 +337,13 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         w = np.where(np.isnan(Z[0]) if len(Z) else np.zeros(len(w), bool), 0.0, w)
         return np.asarray(np.nan_to_num(Z) @ w / w.sum())
 
-    def _fit_stacker(self, Z: np.ndarray, y: np.ndarray, r: np.ndarray) -> _Stacker | None:
+    def _fit_stacker(
+        self, Z: np.ndarray, y: np.ndarray, r: np.ndarray
+    ) -> tuple[_Stacker, np.ndarray] | None:
         """The library's own mix of the components, learnt from the reviewed passages'
-        out-of-fold component scores `Z` (None until `MIN_STACK` of each class are reviewed).
-        Its own scores on the reviewed passages are out-of-fold too, so that the threshold
-        chosen on them is not set on passages the stacker has seen."""
+        out-of-fold component scores `Z` (None until `MIN_STACK` of each class are reviewed),
+        with its scores of every training passage. Those of the reviewed passages are
+        out-of-fold too, so that the threshold is not set on passages the mix was learnt from."""
         half = self.library_blend_half
         yr = y[r]
         n, pos = len(yr), int(yr.sum())
@@ -356,7 +359,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         for tr, te in split.split(rows, yr):
             part = self._new_lr(1.0).fit(F[rows[tr]], yr[tr])
             oof[rows[te]] = part.predict_proba(F[rows[te]])[:, 1]
-        return _Stacker(model, cols, n / (n + half), oof)
+        return _Stacker(model, cols, n / (n + half)), oof
 
     def _out_of_fold(
         self, parts: _Parts, y: np.ndarray, w: np.ndarray, groups: np.ndarray | None = None
@@ -450,12 +453,11 @@ def _take(parts: _Parts, rows: np.ndarray) -> _Parts:
 @dataclass(frozen=True)
 class _Stacker:
     """A label's learnt mix of components: `model` over the logits of columns `cols`, weighing
-    `share` against the fixed blend; `oof` holds its out-of-fold scores of the training set."""
+    `share` against the fixed blend."""
 
     model: Any
     cols: np.ndarray
     share: float
-    oof: np.ndarray
 
     def score(self, Z: np.ndarray) -> np.ndarray:
         return np.asarray(self.model.predict_proba(_logit(Z[:, self.cols]))[:, 1])
