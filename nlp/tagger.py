@@ -398,7 +398,8 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
             P[:, j] = self._fixed_blend(Z)
             stacker = self.stackers_.get(label)
             if stacker is not None:
-                P[:, j] = (1 - stacker.share) * P[:, j] + stacker.share * stacker.score(Z)
+                mixed = (1 - stacker.share) * P[:, j] + stacker.share * stacker.score(Z)
+                P[:, j] = np.where(np.isnan(mixed), P[:, j], mixed)
         return P
 
     def predict(self, X: Sequence[TagInput]) -> np.ndarray:
@@ -460,7 +461,14 @@ class _Stacker:
     share: float
 
     def score(self, Z: np.ndarray) -> np.ndarray:
-        return np.asarray(self.model.predict_proba(_logit(Z[:, self.cols]))[:, 1])
+        """The mix's probability per passage; NaN for a passage that lacks a component the mix
+        was learnt with (a text given without its embedding), which keeps the fixed blend."""
+        F = Z[:, self.cols]
+        ok = ~np.isnan(F).any(axis=1)
+        out = np.full(len(Z), np.nan)
+        if ok.any():
+            out[ok] = self.model.predict_proba(_logit(F[ok]))[:, 1]
+        return out
 
 
 def _logit(p: np.ndarray) -> np.ndarray:

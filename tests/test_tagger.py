@@ -390,6 +390,9 @@ def test_the_library_learns_its_own_mix_of_components_as_reviews_accumulate() ->
     # The learnt mix separates the two kinds further than the fixed blend does.
     assert learnt[:5].min() - learnt[5:].max() > blended[:5].min() - blended[5:].max()
     assert many.predict(query)[:, 0].tolist() == [1] * 5 + [0] * 5
+    # A text given without its embedding keeps the fixed blend rather than failing.
+    bare = [TagInput("Paragraph 99 of the report.")]
+    assert np.isfinite(many.predict_proba(bare)).all()
 
 
 def test_a_passage_scores_as_high_as_its_best_sentence_allows() -> None:
