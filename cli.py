@@ -581,6 +581,11 @@ def cmd_train(args: argparse.Namespace) -> int:
             "reviewed examples per label: "
             + ", ".join(f"{k} {v}" for k, v in sorted(report.review_counts.items()))
         )
+    if report.library_mix:
+        print(
+            "labels weighing their scores as this library's reviews do (weight of that mix): "
+            + ", ".join(f"{k} {v:.2f}" for k, v in sorted(report.library_mix.items()))
+        )
     return EXIT_OK
 
 

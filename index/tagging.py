@@ -76,6 +76,8 @@ class TrainReport:
     examples: int
     reviewed: int
     review_counts: dict[str, int] = field(default_factory=dict)
+    # Labels whose mix of scores is learnt from this library's reviews, with that mix's weight.
+    library_mix: dict[str, float] = field(default_factory=dict)
     passages_retagged: int = 0
     seconds: float = 0.0
 
@@ -237,6 +239,7 @@ class Tagging:
         per_label = Counter(
             lab for x in reviewed for axis in ("a4p", "pillars") for lab in (x.on(axis) or ())
         )
+        mix = {k: round(v.share, 3) for k, v in model.stackers_.items()}
         self._save(
             model,
             {
@@ -248,6 +251,7 @@ class Tagging:
                 "reviewed_per_label": dict(per_label),
                 "thresholds": {k: round(v, 3) for k, v in model.thresholds_.items()},
                 "untrained_labels": model.untrained_,
+                "library_mix": mix,
                 "params": model.get_params(),
                 "libraries": {"scikit-learn": _sklearn_version(), "numpy": np.__version__},
                 "encoder": encoder_name(self.threads),
@@ -257,7 +261,9 @@ class Tagging:
         )
         with _lock:
             _cache[str(self.folder)] = (digest, model)
-        report = TrainReport(True, reason, digest, len(items), len(reviewed), dict(per_label))
+        report = TrainReport(
+            True, reason, digest, len(items), len(reviewed), dict(per_label), library_mix=mix
+        )
         if retag:
             report.passages_retagged = self.retag_store()
         report.seconds = time.perf_counter() - start

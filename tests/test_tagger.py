@@ -407,3 +407,27 @@ def test_a_passage_scores_as_high_as_its_best_sentence_allows() -> None:
     with_sentences = PassageTagger(labels=("politics", "wps")).fit(X, Y)
     without = PassageTagger(labels=("politics", "wps"), sentence_weight=0.0).fit(X, Y)
     assert with_sentences.predict_proba(query)[0, 0] > without.predict_proba(query)[0, 0]
+
+
+def test_train_reports_the_labels_that_learnt_this_librarys_mix(
+    demo_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(demo_dir, data)
+    lines = [
+        {"text": f"In sector {i}, the gender adviser met {i + 3} women candidates.", "a4p": ["wps"]}
+        for i in range(30)
+    ] + [
+        {"text": f"In sector {i}, engineers repaired {i + 3} kilometres of road.", "a4p": []}
+        for i in range(30)
+    ]
+    labels = tmp_path / "reviewed.jsonl"
+    labels.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    assert cli.main(["train", "--labels", str(labels), "--data-dir", str(data)]) == 0
+    out = capsys.readouterr().out
+    # Only wps has 25 reviewed passages each way; the other areas have no reviewed positive.
+    assert "reviews do (weight of that mix): wps 0.23" in out
+    manifest = json.loads((data / TAGGER_DIR / "manifest.json").read_text())
+    assert manifest["library_mix"] == {"wps": pytest.approx(60 / 260, abs=1e-3)}
