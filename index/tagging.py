@@ -1,8 +1,9 @@
 """The tagger of a data folder: its versioned model artifact, training and predictions.
 
     data/tagger/
-      manifest.json   format version, label set, training-set hash, counts, thresholds,
-                      library versions, training time
+      manifest.json   format version, label set, training-set hash, counts, thresholds, the
+                      labels whose mix of scores is learnt from the reviews, library versions,
+                      training time
       model.joblib    the fitted PassageTagger (a cache: always rebuildable from the labels)
 
 The model learns from the cold-start set this project owns (label definitions, seed passages,
