@@ -465,6 +465,12 @@ def test_review_accept_and_correct_are_stored_with_an_audit_trail(
     assert len(audit) == 4 and set(audit["Reviewer"]) == {"Amina"}
     assert any(b.label == "Download as CSV" for b in at.get("download_button"))
 
+    at.button(key="retrain").click().run(timeout=120)
+    assert not at.exception
+    # Two reviewed passages: too few for any label to learn the library's own mix yet.
+    done = [m.value for m in at.success if m.value.startswith("Retrained on")]
+    assert done and "weigh their scores" not in done[0]
+
 
 def test_second_reviewer_sees_the_conflict_and_nothing_is_lost(
     demo_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

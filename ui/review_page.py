@@ -31,7 +31,7 @@ from index.reviews import (
     review_queue,
     should_auto_retrain,
 )
-from nlp.labels import AXES, all_labels, slugs
+from nlp.labels import AXES, all_labels, display_name, slugs
 from ui.auth import current_access, may_open, require
 from ui.common import (
     PAGE_DOCUMENT,
@@ -157,9 +157,16 @@ def run_retrain(force: bool, why: str) -> None:
         return
     bar.empty()
     if report.retrained:
+        mix = report.library_mix
+        learnt = (
+            f" {len(mix)} of the labels now weigh their scores as your reviews do "
+            f"({', '.join(display_name(k) for k in sorted(mix))})."
+            if mix
+            else ""
+        )
         st.success(
             f"Retrained on {report.examples} examples ({report.reviewed} reviewed) in "
-            f"{report.seconds:.0f} s; {report.passages_retagged} passages changed tags."
+            f"{report.seconds:.0f} s; {report.passages_retagged} passages changed tags.{learnt}"
         )
     else:
         st.info(md_escape(report.reason[:1].upper() + report.reason[1:]) + ".")
