@@ -10,7 +10,8 @@ and the text model's score of the passage's best sentence (`sentence_weight`), s
 sentence about a label is not drowned by the rest of a long paragraph.
 The fixed weights suit a library with nothing reviewed. Once a label has reviewed passages
 (`library_blend_half` h, at least `MIN_STACK` of each class), a logistic regression over the
-components' logits, fitted on the reviewed passages' out-of-fold scores, learns the library's own
+components' logits (regularised by `C_mix`: a few hundred reviews are a small sample to learn a
+mix from), fitted on the reviewed passages' out-of-fold scores, learns the library's own
 mix (on PACT-coded reports: women, peace and security leans on the best sentence, peacebuilding on
 the whole text and the embedding, and the cue model adds nothing the text model has not); after n
 reviews its score carries n / (n + h) of the weight, the fixed blend the rest.
@@ -120,6 +121,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         review_weight: float = 1.0,
         prior_strength: float | None = 50.0,
         library_blend_half: float | None = 200.0,
+        C_mix: float = 1.0,
         library_threshold_half: float | None = 25.0,
         seed_weight_half: float | None = 25.0,
         min_threshold: float = 0.35,
@@ -138,6 +140,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         self.review_weight = review_weight
         self.prior_strength = prior_strength
         self.library_blend_half = library_blend_half
+        self.C_mix = C_mix
         self.library_threshold_half = library_threshold_half
         self.seed_weight_half = seed_weight_half
         self.min_threshold = min_threshold
@@ -351,13 +354,13 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
             return None
         cols = np.flatnonzero(~np.isnan(Z[0]))
         F = _logit(Z[:, cols])
-        model = self._new_lr(1.0).fit(F[r], yr)
+        model = self._new_lr(self.C_mix).fit(F[r], yr)
         oof = model.predict_proba(F)[:, 1]
         rows = np.flatnonzero(r)
         folds = min(self.cv_folds, pos, n - pos)
         split = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.random_state)
         for tr, te in split.split(rows, yr):
-            part = self._new_lr(1.0).fit(F[rows[tr]], yr[tr])
+            part = self._new_lr(self.C_mix).fit(F[rows[tr]], yr[tr])
             oof[rows[te]] = part.predict_proba(F[rows[te]])[:, 1]
         return _Stacker(model, cols, n / (n + half)), oof
 
