@@ -159,8 +159,9 @@ def run_retrain(force: bool, why: str) -> None:
     if report.retrained:
         mix = report.library_mix
         learnt = (
-            f" {len(mix)} of the labels now weigh their scores as your reviews do "
-            f"({', '.join(display_name(k) for k in sorted(mix))})."
+            " Labels that now weigh their scores as your reviews do: "
+            + ", ".join(display_name(k) for k in sorted(mix))
+            + "."
             if mix
             else ""
         )
