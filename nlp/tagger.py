@@ -265,7 +265,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
             if stacked is not None:
                 stacker, stacker_oof = stacked
                 self.stackers_[label] = stacker
-                oof = (1 - stacker.share) * oof + stacker.share * stacker_oof
+                oof = stacker.mix(oof, stacker_oof)
             if self.prior_strength is None:  # trust the training set's label frequency
                 rate = float(y.mean())
             else:
@@ -401,8 +401,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
             P[:, j] = self._fixed_blend(Z)
             stacker = self.stackers_.get(label)
             if stacker is not None:
-                mixed = (1 - stacker.share) * P[:, j] + stacker.share * stacker.score(Z)
-                P[:, j] = np.where(np.isnan(mixed), P[:, j], mixed)
+                P[:, j] = stacker.mix(P[:, j], stacker.score(Z))
         return P
 
     def predict(self, X: Sequence[TagInput]) -> np.ndarray:
@@ -462,6 +461,12 @@ class _Stacker:
     model: Any
     cols: np.ndarray
     share: float
+
+    def mix(self, fixed: np.ndarray, learnt: np.ndarray) -> np.ndarray:
+        """The label's score: the learnt mix's `share` of it, the fixed blend the rest (all of
+        it where the learnt score is NaN)."""
+        mixed = (1 - self.share) * fixed + self.share * learnt
+        return np.asarray(np.where(np.isnan(mixed), fixed, mixed))
 
     def score(self, Z: np.ndarray) -> np.ndarray:
         """The mix's probability per passage; NaN for a passage that lacks a component the mix

@@ -45,8 +45,8 @@ def write_scores(c: sqlite3.Connection, pid: int, scores: Sequence[LabelScore]) 
         [(pid, label, score, margin, int(pred)) for label, score, margin, pred in scores],
     )
     # A LabelScore holds the probability and its margin over the threshold.
-    probabilities = [s[1] for s in scores]
-    thresholds = [s[1] - s[2] for s in scores]
+    probabilities = [score for _, score, _, _ in scores]
+    thresholds = [score - margin for _, score, margin, _ in scores]
     c.execute(
         "INSERT INTO passage_uncertainty(passage_id, margin) VALUES (?, ?)",
         (pid, round(float(uncertainty(probabilities, thresholds)), 4)),
