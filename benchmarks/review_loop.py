@@ -14,13 +14,18 @@ on the library's passages nobody reviewed, for:
 - TF-IDF + logistic regression trained on the same reviews (queue order) alone;
 - the cold-start model on the same unreviewed passages (what the reviews bought).
 
+Each is the mean over `--runs` sessions (3): the queue in the app's exact order and in near
+orders (each pick one of the three most uncertain passages), random order with as many seeds;
+the spread of the gain over the cold start is printed beside it.
+
 Two libraries: PACT-4 (all 1,909 paragraphs of ../shared/realdocs/paragraphs.jsonl, four
 labels from the PACT codes) and the 12-label development set (benchmarks/data/dev12: 400
 paragraphs, all 12 labels; checkpoints past 300 reviews leave too little unreviewed to score).
 Labels with fewer than five positives among the passages scored are left out of the macro
 average and reported as not measurable.
 
-    python benchmarks/review_loop.py [--library pact4|dev12|both] [--cadence 20] [--set NAME=VALUE]
+    python benchmarks/review_loop.py [--library pact4|dev12|both] [--runs 3] [--cadence 20]
+        [--set NAME=VALUE]
 """
 
 from __future__ import annotations
@@ -50,6 +55,10 @@ from nlp.uncertainty import uncertainty  # noqa: E402
 REALDOCS = ROOT.parent / "shared" / "realdocs"
 DEV12 = ROOT / "benchmarks" / "data" / "dev12"
 CHECKPOINTS = (25, 50, 100, 200, 400)
+# Sessions per library: the app's order and near orders, each pick one of the NEAR_REACH most
+# uncertain passages (docs/benchmarks.md: single runs of the same code differ by up to 0.05).
+RUNS = 3
+NEAR_REACH = 3
 MIN_LEFT = 100  # unreviewed passages a checkpoint needs to be scored
 # A label with fewer positives than this among the passages scored is left out of the macro
 # average (conduct has one in the development set): its F1 would be noise.
@@ -140,7 +149,12 @@ class Loop:
             reviewed=[False] * len(self.cold) + [True] * len(reviewed),
         )
 
-    def run(self, order: str, cadence: int, checkpoints: list[int], seed: int) -> dict[int, dict]:
+    def run(
+        self, order: str, cadence: int, checkpoints: list[int], seed: int, reach: int = 1
+    ) -> dict[int, dict]:
+        """One reviewer's session. `order` "queue": the most uncertain passage first, or with
+        `reach` > 1 any one of the `reach` most uncertain (a reviewer who takes the queue's top
+        few in their own order); "random": a shuffled library."""
         n = len(self.lib.texts)
         model = self.fit([])
         P = model.predict_proba(self.inputs)
@@ -159,7 +173,8 @@ class Loop:
                 else:
                     margin = uncertainty(P, thresholds)
                 margin[seen] = np.inf
-                pick = int(np.argmin(margin))
+                top = np.argsort(margin, kind="stable")[:reach]
+                pick = int(top[rng.randrange(len(top))])
             else:
                 pick = shuffled[step - 1]
             reviewed.append(pick)
@@ -226,38 +241,56 @@ def evaluate(
     seed: int,
     params: dict[str, Any] | None = None,
     absolute_queue: bool = False,
+    runs: int = RUNS,
 ) -> dict[str, object]:
+    """`runs` sessions: the app's exact order, then near orders (`NEAR_REACH`); random order
+    with as many seeds. Each checkpoint reports the mean over the sessions and the spread of
+    the gain over the cold start: one session's queue picks depend on every model before them,
+    so a single run moves by a few hundredths with any small change."""
     cold = cold_start_set()
     loop = Loop(lib, cold, embed([x.text for x in cold]), params, absolute_queue)
     checkpoints = [c for c in CHECKPOINTS if len(lib.texts) - c >= MIN_LEFT]
     started = time.perf_counter()
-    queue = loop.run("queue", cadence, checkpoints, seed)
-    rand = loop.run("random", cadence, checkpoints, seed)
+    queues = [
+        loop.run("queue", cadence, checkpoints, seed + r, 1 if r == 0 else NEAR_REACH)
+        for r in range(runs)
+    ]
+    rands = [loop.run("random", cadence, checkpoints, seed + r) for r in range(runs)]
     rows = []
     for c in checkpoints:
+        gains = [q[c]["ours"] - q[c]["cold"] for q in queues]
         rows.append(
             {
                 "reviews": c,
-                "cold_start": queue[c]["cold"],
-                "queue": queue[c]["ours"],
-                "random": rand[c]["ours"],
-                "tfidf_lr_same_reviews": loop.tfidf_lr(queue[c]["reviewed"]),
-                "gain_over_cold": round(queue[c]["ours"] - queue[c]["cold"], 4),
+                "cold_start": _mean(q[c]["cold"] for q in queues),
+                "queue": _mean(q[c]["ours"] for q in queues),
+                "random": _mean(r[c]["ours"] for r in rands),
+                "tfidf_lr_same_reviews": _mean(loop.tfidf_lr(q[c]["reviewed"]) for q in queues),
+                "gain_over_cold": _mean(gains),
+                "gain_min": round(min(gains), 4),
+                "gain_max": round(max(gains), 4),
+                "queue_app_order": queues[0][c]["ours"],
             }
         )
+        row = rows[-1]
         print(
-            f"  {lib.name} {c:4} reviews: queue {rows[-1]['queue']:.3f}  random "
-            f"{rows[-1]['random']:.3f}  tfidf+lr {rows[-1]['tfidf_lr_same_reviews']:.3f}  "
-            f"cold {rows[-1]['cold_start']:.3f}",
+            f"  {lib.name} {c:4} reviews: queue {row['queue']:.3f}  random {row['random']:.3f}  "
+            f"tfidf+lr {row['tfidf_lr_same_reviews']:.3f}  cold {row['cold_start']:.3f}  "
+            f"gain {row['gain_over_cold']:+.3f} [{row['gain_min']:+.3f}, {row['gain_max']:+.3f}]",
             file=sys.stderr,
             flush=True,
         )
     return {
         "library": lib.name,
         "passages": len(lib.texts),
+        "runs": runs,
         "curve": rows,
         "seconds": round(time.perf_counter() - started),
     }
+
+
+def _mean(values: Any) -> float:
+    return round(float(np.mean(list(values))), 4)
 
 
 def _setting(text: str) -> tuple[str, Any]:
@@ -275,6 +308,7 @@ def main() -> None:
     ap.add_argument("--library", choices=("pact4", "dev12", "both"), default="both")
     ap.add_argument("--cadence", type=int, default=20, help="retrain after this many reviews")
     ap.add_argument("--seed", type=int, default=15)
+    ap.add_argument("--runs", type=int, default=RUNS, help="sessions per library (mean reported)")
     ap.add_argument("--cold-only", action="store_true", help="the cold-start model per label only")
     ap.add_argument(
         "--set",
@@ -303,7 +337,9 @@ def main() -> None:
         return
     params = dict(_setting(x) for x in args.set)
     absolute = args.queue == "absolute"
-    results = [evaluate(lib, args.cadence, args.seed, params, absolute) for lib in libs]
+    results = [
+        evaluate(lib, args.cadence, args.seed, params, absolute, max(1, args.runs)) for lib in libs
+    ]
     out = ROOT / "benchmarks" / "out"
     out.mkdir(parents=True, exist_ok=True)
     (out / "review_loop.json").write_text(json.dumps(results, indent=2))
