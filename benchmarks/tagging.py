@@ -276,6 +276,7 @@ def tfidf_lr_model(labels: list[str]) -> PassageTagger:
         sentence_weight=0.0,
         prior_strength=None,
         min_threshold=0.0,
+        cold_threshold=None,  # its thresholds are tuned on its own training data
     )
 
 

@@ -16,7 +16,13 @@ mix (on PACT-coded reports: women, peace and security leans on the best sentence
 the whole text and the embedding, and the cue model adds nothing the text model has not); after n
 reviews its score carries n / (n + h) of the weight, the fixed blend the rest.
 Per-label thresholds are chosen on out-of-fold predictions (maximising F1) and never set below
-`min_threshold`, so that an uncertain label is left off rather than guessed.
+`min_threshold`, so that an uncertain label is left off rather than guessed. A label nobody has
+reviewed yet sits at `cold_threshold` instead: the seeds' out-of-fold scores separate their
+labels far better than a real report's scores do, so a threshold set on them sits where a
+library's passages are not (on realdocs, the two labels whose seed threshold rose above the
+floor, wps and peacebuilding, lost 0.02-0.09 F1 to it; docs/benchmarks.md). `cold_threshold=None`
+chooses it on the training set's out-of-fold scores, as a model trained on real labelled data
+without review flags wants.
 
 Label shift: how often a label occurs in the seed passages says nothing about a user's library
 (seeds were written to cover every label), while reviewed passages come from that library. So
@@ -29,9 +35,7 @@ a label has n reviewed passages, every cold-start example weighs h / (h + n) wit
 guide allows it) pulls the model to its own reading as its reviews accumulate.
 With `library_threshold_half` h, the threshold is chosen mostly on the library's own reviewed
 passages: after n reviews they carry the share n / (n + h) of the weight in the F1 the
-threshold maximises, the seeds the rest. The seeds' out-of-fold scores separate their labels far
-better than a real report's scores do, so a threshold set on them sits where the library's
-passages are not.
+threshold maximises, the seeds the rest (the seeds' scores mislead, as above).
 
 Labels may be partially known: `Y` holds 1 (applies), 0 (does not apply) or -1 (not reviewed on
 that label's axis); each label learns only from the rows where it is known.
@@ -125,6 +129,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         library_threshold_half: float | None = 25.0,
         seed_weight_half: float | None = 25.0,
         min_threshold: float = 0.35,
+        cold_threshold: float | None = 0.35,
         cv_folds: int = 5,
         random_state: int = 0,
     ) -> None:
@@ -144,6 +149,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         self.library_threshold_half = library_threshold_half
         self.seed_weight_half = seed_weight_half
         self.min_threshold = min_threshold
+        self.cold_threshold = cold_threshold
         self.cv_folds = cv_folds
         self.random_state = random_state
 
@@ -259,21 +265,12 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
             w = weights[rows]
             if self.seed_weight_half is not None and n_rev:
                 w = np.where(r, w, w * self.seed_weight_half / (self.seed_weight_half + n_rev))
-            Z = self._out_of_fold(parts, y, w, g)
-            oof = self._fixed_blend(Z)
-            stacked = self._fit_stacker(Z, y, r)
-            if stacked is not None:
-                stacker, stacker_oof = stacked
-                self.stackers_[label] = stacker
-                oof = stacker.mix(oof, stacker_oof)
             if self.prior_strength is None:  # trust the training set's label frequency
                 rate = float(y.mean())
             else:
                 rate = (y[r].sum() + 0.5 * self.prior_strength) / (r.sum() + self.prior_strength)
             self.assumed_rates_[label] = float(rate)
-            self.thresholds_[label] = _best_threshold(
-                oof, y, self.min_threshold, self._threshold_weights(y, r, rate)
-            )
+            self.thresholds_[label] = self._fit_threshold(label, parts, y, w, g, r, rate)
             models = self._fit_models(parts, y, w)
             self.text_models_[label], self.cue_models_[label] = models[0], models[1]
             if models[2] is not None:
@@ -282,6 +279,28 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         if progress is not None:
             progress(len(self.labels_), len(self.labels_))
         return self
+
+    def _fit_threshold(
+        self,
+        label: str,
+        parts: _Parts,
+        y: np.ndarray,
+        w: np.ndarray,
+        g: np.ndarray | None,
+        r: np.ndarray,
+        rate: float,
+    ) -> float:
+        """The label's threshold, and its learnt mix once the library has enough reviews."""
+        if not r.any() and self.cold_threshold is not None:
+            return self.cold_threshold
+        Z = self._out_of_fold(parts, y, w, g)
+        oof = self._fixed_blend(Z)
+        stacked = self._fit_stacker(Z, y, r)
+        if stacked is not None:
+            stacker, stacker_oof = stacked
+            self.stackers_[label] = stacker
+            oof = stacker.mix(oof, stacker_oof)
+        return _best_threshold(oof, y, self.min_threshold, self._threshold_weights(y, r, rate))
 
     def _threshold_weights(self, y: np.ndarray, r: np.ndarray, rate: float) -> np.ndarray:
         """Example weights for the threshold's F1: each part (reviewed `r`, cold start) shifted

@@ -94,8 +94,10 @@ def test_an_encoder_built_from_another_model_version_is_not_used(
 ) -> None:
     copy = tmp_path / "enc"
     shutil.copytree(built(), copy)
-    manifest = (copy / "manifest.json").read_text().replace(
-        f'"source_version": "{embeddings.model_version()}"', '"source_version": "0.0.0"'
+    manifest = (
+        (copy / "manifest.json")
+        .read_text()
+        .replace(f'"source_version": "{embeddings.model_version()}"', '"source_version": "0.0.0"')
     )
     (copy / "manifest.json").write_text(manifest)
     usable, why = embeddings.onnx_status(copy)

@@ -136,9 +136,9 @@ def test_an_older_store_opens_and_migrates(
         reviews = store.reviewed_for([text_key(TEXT)])
         if reviews:  # the version kept reviews
             assert reviews[text_key(TEXT)]["a4p"] == ["politics", "wps"]
-            old_version = int(dict(ast.literal_eval(schema.read_text().splitlines()[0][3:]))[
-                "schema_version"
-            ])
+            old_version = int(
+                dict(ast.literal_eval(schema.read_text().splitlines()[0][3:]))["schema_version"]
+            )
             if old_version < 4:  # before the audit trail: the reviews became its first events
                 assert [e.after for e in events] == [("politics", "wps")]
         assert dd.engine.count() == 1  # the engine is built from the migrated store

@@ -92,7 +92,13 @@ def test_labelled_lines_distinguish_unreviewed_from_none() -> None:
 def test_cold_start_set_uses_only_owned_data() -> None:
     items = cold_start_set()
     sources = {x.source.split(":")[0] for x in items}
-    seeds = {"a4p_core.jsonl", "a4p_ops.jsonl", "guide_2026.jsonl", "guide_2026_weak_labels.jsonl"}
+    seeds = {
+        "a4p_core.jsonl",
+        "a4p_ops.jsonl",
+        "guide_2026.jsonl",
+        "guide_2026_weak_labels.jsonl",
+        "guide_2026_boundaries.jsonl",
+    }
     assert sources <= {"definition", "corpus"} | seeds
     for label in slugs():
         assert sum(label in (x.a4p or ()) + (x.pillars or ()) for x in items) >= 10, label
@@ -278,6 +284,23 @@ def test_reviewed_passages_set_the_assumed_label_frequency() -> None:
     assert own.assumed_rates_["wps"] == pytest.approx(1 / 3)
     with pytest.raises(TaggerError, match="one flag per passage"):
         PassageTagger(labels=("politics", "wps")).fit(X, Y, reviewed=[True])
+
+
+def test_a_label_nobody_reviewed_sits_at_the_cold_threshold() -> None:
+    X, Y = toy_data()
+    cold = PassageTagger(labels=("politics", "wps"), cold_threshold=0.41).fit(X, Y)
+    assert cold.thresholds_ == {"politics": 0.41, "wps": 0.41}
+    # 0.41 is off the grid thresholds are chosen from. The same data as a plain training set
+    # (the TF-IDF baseline's use): chosen on it.
+    tuned = PassageTagger(labels=("politics", "wps"), cold_threshold=None, min_threshold=0.0)
+    assert set(tuned.fit(X, Y).thresholds_.values()) != {0.41}
+    # Reviewers answered politics only on the first half of the rows: wps stays cold.
+    Y_partial = Y.copy()
+    Y_partial[:18, 1] = -1
+    reviewed = [i < 18 for i in range(len(X))]
+    mixed = PassageTagger(labels=("politics", "wps"), cold_threshold=0.41, min_threshold=0.0)
+    mixed.fit(X, Y_partial, reviewed=reviewed)
+    assert mixed.thresholds_["wps"] == 0.41 and mixed.thresholds_["politics"] != 0.41
 
 
 def test_shift_weights_reach_the_requested_positive_share() -> None:
