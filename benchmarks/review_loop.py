@@ -215,10 +215,11 @@ def per_label(Y: np.ndarray, P: np.ndarray, labels: list[str]) -> dict[str, floa
     return out
 
 
-def cold_start(lib: Library) -> dict[str, object]:
-    """The shipped cold-start tagger on the whole library, per label."""
+def cold_start(lib: Library, params: dict[str, Any] | None = None) -> dict[str, object]:
+    """The shipped cold-start tagger (with `params` instead of its defaults) on the whole
+    library, per label."""
     cold = cold_start_set()
-    loop = Loop(lib, cold, embed([x.text for x in cold]))
+    loop = Loop(lib, cold, embed([x.text for x in cold]), params)
     model = loop.fit([])
     decisions = model.decide(model.predict_proba(loop.inputs))
     labels = per_label(lib.Y, decisions, lib.labels)
@@ -332,10 +333,10 @@ def main() -> None:
         if args.library == "both"
         else [pact4() if args.library == "pact4" else dev12()]
     )
-    if args.cold_only:
-        print(json.dumps([cold_start(lib) for lib in libs]))
-        return
     params = dict(_setting(x) for x in args.set)
+    if args.cold_only:
+        print(json.dumps([cold_start(lib, params) for lib in libs]))
+        return
     absolute = args.queue == "absolute"
     results = [
         evaluate(lib, args.cadence, args.seed, params, absolute, max(1, args.runs)) for lib in libs

@@ -20,7 +20,7 @@ Per-label thresholds are chosen on out-of-fold predictions (maximising F1) and n
 reviewed yet sits at `cold_threshold` instead: the seeds' out-of-fold scores separate their
 labels far better than a real report's scores do, so a threshold set on them sits where a
 library's passages are not (on realdocs, the two labels whose seed threshold rose above the
-floor, wps and peacebuilding, lost 0.02-0.09 F1 to it; docs/benchmarks.md). `cold_threshold=None`
+floor, wps and peacebuilding, lost up to 0.09 F1 to it; docs/benchmarks.md). `cold_threshold=None`
 chooses it on the training set's out-of-fold scores, as a model trained on real labelled data
 without review flags wants.
 
