@@ -270,7 +270,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
             else:
                 rate = (y[r].sum() + 0.5 * self.prior_strength) / (r.sum() + self.prior_strength)
             self.assumed_rates_[label] = float(rate)
-            self.thresholds_[label] = self._fit_threshold(label, parts, y, w, g, r, rate)
+            self.thresholds_[label] = self._fit_threshold_and_mix(label, parts, y, w, g, r, rate)
             models = self._fit_models(parts, y, w)
             self.text_models_[label], self.cue_models_[label] = models[0], models[1]
             if models[2] is not None:
@@ -280,7 +280,7 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
             progress(len(self.labels_), len(self.labels_))
         return self
 
-    def _fit_threshold(
+    def _fit_threshold_and_mix(
         self,
         label: str,
         parts: _Parts,
@@ -290,7 +290,8 @@ class PassageTagger(ClassifierMixin, BaseEstimator):
         r: np.ndarray,
         rate: float,
     ) -> float:
-        """The label's threshold, and its learnt mix once the library has enough reviews."""
+        """The label's threshold; on the way, its learnt mix (`stackers_`) once the library has
+        enough reviews, as both come from the same out-of-fold scores."""
         if not r.any() and self.cold_threshold is not None:
             return self.cold_threshold
         Z = self._out_of_fold(parts, y, w, g)
